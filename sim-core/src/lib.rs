@@ -1,0 +1,7 @@
+//! Orrery's deterministic discrete-event engine.
+
+pub mod history;
+pub mod time;
+
+pub use history::{History, HistoryError, Op, Operation, Outcome, Record, RecordType, Value};
+pub use time::{Duration, DurationError, Time};
