@@ -1,5 +1,6 @@
 //! Orrery's deterministic discrete-event engine.
 
+pub mod check;
 pub mod history;
 pub mod time;
 

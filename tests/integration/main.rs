@@ -1,0 +1,1 @@
+//! Orrery's integration tests: one binary, one module per concern.
