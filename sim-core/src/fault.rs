@@ -1,0 +1,509 @@
+//! Faults as data: what can go wrong, when, and the random nemesis that
+//! turns rates into an explicit schedule.
+//!
+//! Every run has an explicit [`FaultSchedule`], whether a person wrote it or
+//! the [`Nemesis`] drew it from the seed's fault stream, so any run's faults
+//! can be printed, edited and replayed.
+
+use std::fmt;
+
+use serde::{Deserialize, Serialize};
+
+use crate::node::NodeId;
+use crate::rng::SimRng;
+use crate::time::{Duration, Time};
+
+/// One thing that goes wrong (or is put right) at an instant.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(tag = "fault", rename_all = "kebab-case", deny_unknown_fields)]
+pub enum Fault {
+    /// The node stops; its volatile state, timers and unsynced writes are lost.
+    Crash {
+        /// The server to crash.
+        node: NodeId,
+    },
+    /// A crashed node starts again from its durable storage.
+    Restart {
+        /// The server to restart.
+        node: NodeId,
+    },
+    /// The node freezes: messages and timers wait until it resumes.
+    Pause {
+        /// The node to pause.
+        node: NodeId,
+    },
+    /// A paused node runs again, handling everything that waited.
+    Resume {
+        /// The node to resume.
+        node: NodeId,
+    },
+    /// Links are cut (in addition to any existing cuts).
+    Partition {
+        /// Which links.
+        cut: Cut,
+    },
+    /// Every cut and every slow link is removed.
+    Heal,
+    /// Every link to and from a node becomes `factor` times slower (gray failure).
+    Slow {
+        /// The slow node.
+        node: NodeId,
+        /// The slowdown factor.
+        factor: u64,
+    },
+    /// The node's clock jumps to `offset` nanoseconds from true time.
+    ClockJump {
+        /// The node whose clock moves.
+        node: NodeId,
+        /// New offset from true time, in nanoseconds (negative is behind).
+        offset: i64,
+    },
+}
+
+/// Which links a partition cuts.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "kebab-case", deny_unknown_fields)]
+pub enum Cut {
+    /// The node can neither send to nor receive from anyone.
+    Isolate {
+        /// The isolated node.
+        node: NodeId,
+    },
+    /// Nodes in different groups cannot talk; unlisted nodes talk to everyone.
+    Split {
+        /// The groups (for majority/minority, two of them).
+        groups: Vec<Vec<NodeId>>,
+    },
+    /// Jepsen's bridge: two sides that cannot talk, and one node that talks to both.
+    Bridge {
+        /// One side.
+        left: Vec<NodeId>,
+        /// The node in the middle, connected to both sides.
+        bridge: NodeId,
+        /// The other side.
+        right: Vec<NodeId>,
+    },
+    /// Messages from `from` to `to` are lost; the reverse direction works.
+    OneWay {
+        /// Senders whose messages are lost.
+        from: Vec<NodeId>,
+        /// Receivers that do not hear them.
+        to: Vec<NodeId>,
+    },
+}
+
+impl Cut {
+    /// The directed (from, to) pairs this cut blocks, among `nodes`.
+    pub fn directed_pairs(&self, nodes: &[NodeId]) -> Vec<(NodeId, NodeId)> {
+        let both = |a: &[NodeId], b: &[NodeId]| -> Vec<(NodeId, NodeId)> {
+            let mut pairs = Vec::new();
+            for &x in a {
+                for &y in b {
+                    pairs.push((x, y));
+                    pairs.push((y, x));
+                }
+            }
+            pairs
+        };
+        match self {
+            Cut::Isolate { node } => both(&[*node], nodes),
+            Cut::Split { groups } => {
+                let mut pairs = Vec::new();
+                for (i, a) in groups.iter().enumerate() {
+                    for b in &groups[i + 1..] {
+                        pairs.extend(both(a, b));
+                    }
+                }
+                pairs
+            }
+            Cut::Bridge { left, right, .. } => both(left, right),
+            Cut::OneWay { from, to } => from.iter().flat_map(|&f| to.iter().map(move |&t| (f, t))).collect(),
+        }
+    }
+
+    /// A short name for reports: isolate, split, bridge, one-way.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Cut::Isolate { .. } => "isolate",
+            Cut::Split { .. } => "split",
+            Cut::Bridge { .. } => "bridge",
+            Cut::OneWay { .. } => "one-way",
+        }
+    }
+}
+
+impl Fault {
+    /// A short name for reports, e.g. "crash" or "partition-bridge".
+    pub fn kind(&self) -> String {
+        match self {
+            Fault::Crash { .. } => "crash".into(),
+            Fault::Restart { .. } => "restart".into(),
+            Fault::Pause { .. } => "pause".into(),
+            Fault::Resume { .. } => "resume".into(),
+            Fault::Partition { cut } => format!("partition-{}", cut.kind()),
+            Fault::Heal => "heal".into(),
+            Fault::Slow { .. } => "slow".into(),
+            Fault::ClockJump { .. } => "clock-jump".into(),
+        }
+    }
+
+    /// Whether this fault repairs something rather than breaking it.
+    pub fn is_repair(&self) -> bool {
+        matches!(self, Fault::Restart { .. } | Fault::Resume { .. } | Fault::Heal)
+            || matches!(self, Fault::ClockJump { offset: 0, .. })
+    }
+}
+
+fn list(nodes: &[NodeId]) -> String {
+    nodes.iter().map(ToString::to_string).collect::<Vec<_>>().join(",")
+}
+
+impl fmt::Display for Fault {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Fault::Crash { node } => write!(f, "crash {node}"),
+            Fault::Restart { node } => write!(f, "restart {node}"),
+            Fault::Pause { node } => write!(f, "pause {node}"),
+            Fault::Resume { node } => write!(f, "resume {node}"),
+            Fault::Heal => write!(f, "heal"),
+            Fault::Slow { node, factor } => write!(f, "slow {node} x{factor}"),
+            Fault::ClockJump { node, offset } => write!(f, "clock-jump {node} {offset:+}ns"),
+            Fault::Partition { cut } => match cut {
+                Cut::Isolate { node } => write!(f, "partition isolate {node}"),
+                Cut::Split { groups } => {
+                    let groups: Vec<String> = groups.iter().map(|g| format!("[{}]", list(g))).collect();
+                    write!(f, "partition split {}", groups.join(" | "))
+                }
+                Cut::Bridge { left, bridge, right } => {
+                    write!(f, "partition bridge [{}] <{bridge}> [{}]", list(left), list(right))
+                }
+                Cut::OneWay { from, to } => write!(f, "partition one-way [{}] -/-> [{}]", list(from), list(to)),
+            },
+        }
+    }
+}
+
+/// A fault at an instant.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct TimedFault {
+    /// When it happens.
+    pub at: Time,
+    /// What happens.
+    #[serde(flatten)]
+    pub fault: Fault,
+}
+
+/// An explicit, time-ordered list of faults.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct FaultSchedule {
+    entries: Vec<TimedFault>,
+}
+
+impl FaultSchedule {
+    /// No faults.
+    pub fn new() -> FaultSchedule {
+        FaultSchedule::default()
+    }
+
+    /// Adds a fault, keeping time order (faults at the same instant keep insertion order).
+    pub fn at(mut self, at: Time, fault: Fault) -> FaultSchedule {
+        self.push(at, fault);
+        self
+    }
+
+    /// Adds a fault, keeping time order.
+    pub fn push(&mut self, at: Time, fault: Fault) {
+        let position = self.entries.partition_point(|e| e.at <= at);
+        self.entries.insert(position, TimedFault { at, fault });
+    }
+
+    /// Adds every fault of `other`.
+    pub fn merge(&mut self, other: FaultSchedule) {
+        for entry in other.entries {
+            self.push(entry.at, entry.fault);
+        }
+    }
+
+    /// The faults in time order.
+    pub fn entries(&self) -> &[TimedFault] {
+        &self.entries
+    }
+
+    /// Number of faults.
+    pub fn len(&self) -> usize {
+        self.entries.len()
+    }
+
+    /// Whether there are no faults.
+    pub fn is_empty(&self) -> bool {
+        self.entries.is_empty()
+    }
+
+    /// The schedule without the fault at `index` (used when shrinking).
+    pub fn without(&self, index: usize) -> FaultSchedule {
+        let mut entries = self.entries.clone();
+        entries.remove(index);
+        FaultSchedule { entries }
+    }
+
+    /// The instants at which the network was healed, nodes restarted or resumed.
+    pub fn repair_times(&self) -> Vec<Time> {
+        self.entries.iter().filter(|e| e.fault.is_repair()).map(|e| e.at).collect()
+    }
+}
+
+impl fmt::Display for FaultSchedule {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        for entry in &self.entries {
+            writeln!(f, "{:>10}  {}", entry.at.to_string(), entry.fault)?;
+        }
+        Ok(())
+    }
+}
+
+/// A kind of trouble the nemesis can cause.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum NemesisKind {
+    /// Crash some servers, restart them later.
+    Crash,
+    /// Pause a server, resume it later.
+    Pause,
+    /// Isolate one server.
+    Isolate,
+    /// Split the servers into a majority and a minority.
+    Split,
+    /// Jepsen's bridge partition.
+    Bridge,
+    /// Cut one direction between a server and the others.
+    OneWay,
+    /// Make one server's links slow.
+    Slow,
+    /// Jump one server's clock.
+    ClockJump,
+}
+
+impl NemesisKind {
+    /// Every kind, in a fixed order.
+    pub const ALL: [NemesisKind; 8] = [
+        NemesisKind::Crash,
+        NemesisKind::Pause,
+        NemesisKind::Isolate,
+        NemesisKind::Split,
+        NemesisKind::Bridge,
+        NemesisKind::OneWay,
+        NemesisKind::Slow,
+        NemesisKind::ClockJump,
+    ];
+}
+
+/// A random nemesis: episodes of trouble at random times, each undone after a while.
+///
+/// Episodes do not overlap: after each one everything is repaired, then the
+/// nemesis waits (exponentially, mean `interval`) before the next.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Nemesis {
+    /// Which kinds of trouble to choose from (uniformly).
+    pub kinds: Vec<NemesisKind>,
+    /// Mean quiet time between episodes.
+    pub interval: Duration,
+    /// Mean length of an episode (drawn uniformly from half to one and a half times it).
+    pub duration: Duration,
+    /// No episode starts before this.
+    #[serde(default)]
+    pub start: Time,
+    /// Everything is repaired by this instant, leaving time to recover.
+    pub stop: Time,
+    /// The most servers a crash episode takes down at once (0: a minority).
+    #[serde(default)]
+    pub crash_max: usize,
+    /// Slowdown factor of a slow episode.
+    #[serde(default = "default_slow_factor")]
+    pub slow_factor: u64,
+    /// Largest clock jump, either way.
+    #[serde(default = "default_clock_jump")]
+    pub clock_jump_max: Duration,
+}
+
+fn default_slow_factor() -> u64 {
+    10
+}
+
+fn default_clock_jump() -> Duration {
+    Duration::from_secs(1)
+}
+
+impl Nemesis {
+    /// A nemesis choosing among `kinds` until `stop`, with the given rhythm.
+    pub fn new(kinds: Vec<NemesisKind>, interval: Duration, duration: Duration, stop: Time) -> Nemesis {
+        Nemesis {
+            kinds,
+            interval,
+            duration,
+            start: Time::ZERO,
+            stop,
+            crash_max: 0,
+            slow_factor: default_slow_factor(),
+            clock_jump_max: default_clock_jump(),
+        }
+    }
+
+    /// Draws an explicit schedule over `servers` from the fault stream.
+    pub fn schedule(&self, servers: &[NodeId], rng: &mut SimRng) -> FaultSchedule {
+        let mut schedule = FaultSchedule::new();
+        if self.kinds.is_empty() || servers.is_empty() {
+            return schedule;
+        }
+        let mut now = self.start;
+        loop {
+            now += gap(self.interval, rng);
+            let length = Duration::from_nanos(rng.between(self.duration.as_nanos() / 2, self.duration.as_nanos() * 3 / 2));
+            let end = now + length;
+            if end >= self.stop {
+                break;
+            }
+            let kind = *rng.pick(&self.kinds);
+            for (at, fault) in self.episode(kind, servers, now, end, rng) {
+                schedule.push(at, fault);
+            }
+            now = end;
+        }
+        schedule
+    }
+
+    fn episode(&self, kind: NemesisKind, servers: &[NodeId], start: Time, end: Time, rng: &mut SimRng) -> Vec<(Time, Fault)> {
+        let node = *rng.pick(servers);
+        let minority = (servers.len() - 1) / 2;
+        match kind {
+            NemesisKind::Crash => {
+                let most = if self.crash_max == 0 { minority.max(1) } else { self.crash_max.min(servers.len()) };
+                let count = rng.between(1, most as u64) as usize;
+                let victims = sample(servers, count, rng);
+                let mut faults: Vec<(Time, Fault)> = victims.iter().map(|&n| (start, Fault::Crash { node: n })).collect();
+                faults.extend(victims.iter().map(|&n| (end, Fault::Restart { node: n })));
+                faults
+            }
+            NemesisKind::Pause => vec![(start, Fault::Pause { node }), (end, Fault::Resume { node })],
+            NemesisKind::Isolate => vec![(start, Fault::Partition { cut: Cut::Isolate { node } }), (end, Fault::Heal)],
+            NemesisKind::Split => {
+                let mut shuffled = servers.to_vec();
+                rng.shuffle(&mut shuffled);
+                let (minor, major) = shuffled.split_at(minority.max(1).min(shuffled.len()));
+                let groups = vec![sorted(major), sorted(minor)];
+                vec![(start, Fault::Partition { cut: Cut::Split { groups } }), (end, Fault::Heal)]
+            }
+            NemesisKind::Bridge => {
+                let mut shuffled = servers.to_vec();
+                rng.shuffle(&mut shuffled);
+                let bridge = shuffled[0];
+                let rest = &shuffled[1..];
+                let (left, right) = rest.split_at(rest.len() / 2);
+                let cut = Cut::Bridge { left: sorted(left), bridge, right: sorted(right) };
+                vec![(start, Fault::Partition { cut }), (end, Fault::Heal)]
+            }
+            NemesisKind::OneWay => {
+                let others: Vec<NodeId> = servers.iter().copied().filter(|&n| n != node).collect();
+                let cut = if rng.chance(crate::rng::Probability::ratio(1, 2)) {
+                    Cut::OneWay { from: vec![node], to: others }
+                } else {
+                    Cut::OneWay { from: others, to: vec![node] }
+                };
+                vec![(start, Fault::Partition { cut }), (end, Fault::Heal)]
+            }
+            NemesisKind::Slow => vec![(start, Fault::Slow { node, factor: self.slow_factor }), (end, Fault::Heal)],
+            NemesisKind::ClockJump => {
+                let most = self.clock_jump_max.as_nanos();
+                let magnitude = rng.between(most / 10, most) as i64;
+                let offset = if rng.chance(crate::rng::Probability::ratio(1, 2)) { magnitude } else { -magnitude };
+                vec![(start, Fault::ClockJump { node, offset }), (end, Fault::ClockJump { node, offset: 0 })]
+            }
+        }
+    }
+}
+
+fn gap(mean: Duration, rng: &mut SimRng) -> Duration {
+    let drawn = mean.as_nanos() as f64 * rng.standard_exponential();
+    Duration::from_nanos(drawn.min(mean.as_nanos() as f64 * 20.0) as u64)
+}
+
+fn sample(items: &[NodeId], count: usize, rng: &mut SimRng) -> Vec<NodeId> {
+    let mut shuffled = items.to_vec();
+    rng.shuffle(&mut shuffled);
+    shuffled.truncate(count);
+    shuffled.sort();
+    shuffled
+}
+
+fn sorted(nodes: &[NodeId]) -> Vec<NodeId> {
+    let mut nodes = nodes.to_vec();
+    nodes.sort();
+    nodes
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::rng::{Seed, Stream};
+
+    fn servers(n: u32) -> Vec<NodeId> {
+        (0..n).map(NodeId).collect()
+    }
+
+    #[test]
+    fn split_cuts_between_groups_only() {
+        let cut = Cut::Split { groups: vec![vec![NodeId(0), NodeId(1)], vec![NodeId(2)]] };
+        let pairs = cut.directed_pairs(&servers(4));
+        assert!(pairs.contains(&(NodeId(0), NodeId(2))));
+        assert!(pairs.contains(&(NodeId(2), NodeId(1))));
+        assert!(!pairs.contains(&(NodeId(0), NodeId(1))));
+        assert!(!pairs.iter().any(|&(a, b)| a == NodeId(3) || b == NodeId(3)), "unlisted nodes are untouched");
+    }
+
+    #[test]
+    fn bridge_node_talks_to_both_sides() {
+        let cut = Cut::Bridge { left: vec![NodeId(0), NodeId(1)], bridge: NodeId(2), right: vec![NodeId(3), NodeId(4)] };
+        let pairs = cut.directed_pairs(&servers(5));
+        assert!(pairs.contains(&(NodeId(0), NodeId(3))));
+        assert!(!pairs.iter().any(|&(a, b)| a == NodeId(2) || b == NodeId(2)));
+    }
+
+    #[test]
+    fn schedule_keeps_time_order_and_ties_in_insertion_order() {
+        let t = Time::from_nanos;
+        let schedule = FaultSchedule::new()
+            .at(t(5), Fault::Heal)
+            .at(t(1), Fault::Crash { node: NodeId(0) })
+            .at(t(5), Fault::Restart { node: NodeId(0) });
+        let kinds: Vec<String> = schedule.entries().iter().map(|e| e.fault.kind()).collect();
+        assert_eq!(kinds, ["crash", "heal", "restart"]);
+    }
+
+    #[test]
+    fn nemesis_is_deterministic_and_repairs_everything_before_stop() {
+        let nemesis = Nemesis::new(NemesisKind::ALL.to_vec(), Duration::from_millis(300), Duration::from_millis(500), Time::from_nanos(20_000_000_000));
+        let draw = |seed| nemesis.schedule(&servers(5), &mut SimRng::new(Seed(seed), Stream::Faults));
+        let a = draw(9);
+        assert_eq!(a, draw(9));
+        assert_ne!(a, draw(10));
+        assert!(a.len() > 10, "len={}", a.len());
+        assert!(a.entries().iter().all(|e| e.at < nemesis.stop));
+        let crashes = a.entries().iter().filter(|e| matches!(e.fault, Fault::Crash { .. })).count();
+        let restarts = a.entries().iter().filter(|e| matches!(e.fault, Fault::Restart { .. })).count();
+        assert_eq!(crashes, restarts);
+        let pauses = a.entries().iter().filter(|e| matches!(e.fault, Fault::Pause { .. })).count();
+        let resumes = a.entries().iter().filter(|e| matches!(e.fault, Fault::Resume { .. })).count();
+        assert_eq!(pauses, resumes);
+    }
+
+    #[test]
+    fn schedule_round_trips_through_json() {
+        let schedule = FaultSchedule::new()
+            .at(Time::from_nanos(10), Fault::Partition { cut: Cut::OneWay { from: vec![NodeId(1)], to: vec![NodeId(2)] } })
+            .at(Time::from_nanos(20), Fault::Heal);
+        let json = serde_json::to_string(&schedule).unwrap();
+        assert_eq!(json, r#"[{"at":10,"fault":"partition","cut":{"kind":"one-way","from":[1],"to":[2]}},{"at":20,"fault":"heal"}]"#);
+        assert_eq!(serde_json::from_str::<FaultSchedule>(&json).unwrap(), schedule);
+    }
+}

@@ -1,0 +1,240 @@
+//! Nodes, clients and the [`Context`] that is their only window on the world.
+//!
+//! A protocol is a bundle ([`Protocol`]): a server type, a client type, the
+//! message enum they exchange and the timer payloads they set. Handlers never
+//! act directly: they call methods on the `Context`, which records effects
+//! (sends, timers, completions) that the simulation applies when the handler
+//! returns.
+
+use std::fmt;
+use std::hash::Hash;
+
+use serde::{Deserialize, Serialize};
+
+use crate::history::{Op, Outcome};
+use crate::invariant::Invariant;
+use crate::rng::SimRng;
+use crate::storage::Storage;
+use crate::time::{Duration, Time};
+
+/// A node's address on the virtual network: servers first, then clients.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct NodeId(pub u32);
+
+impl NodeId {
+    /// The id as an index into per-node tables.
+    pub fn index(self) -> usize {
+        self.0 as usize
+    }
+}
+
+impl fmt::Display for NodeId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "n{}", self.0)
+    }
+}
+
+/// A handle on a pending timer, unique within a run.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct TimerId(pub u64);
+
+/// A handle on one client operation, unique within a run.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct OpId(pub u64);
+
+/// What messages and timer payloads must be: cheap to copy, printable,
+/// hashable into the trace hash, serialisable into the trace.
+pub trait Payload: Clone + fmt::Debug + Hash + Serialize + 'static {}
+
+impl<T: Clone + fmt::Debug + Hash + Serialize + 'static> Payload for T {}
+
+/// Who is in the cluster: the server ids and the client ids.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Cluster {
+    servers: Vec<NodeId>,
+    clients: Vec<NodeId>,
+}
+
+impl Cluster {
+    /// A cluster of `servers` servers and `clients` clients.
+    pub fn new(servers: usize, clients: usize) -> Cluster {
+        let total = u32::try_from(servers + clients).expect("node count fits in u32");
+        let split = servers as u32;
+        Cluster { servers: (0..split).map(NodeId).collect(), clients: (split..total).map(NodeId).collect() }
+    }
+
+    /// The server ids, in order.
+    pub fn servers(&self) -> &[NodeId] {
+        &self.servers
+    }
+
+    /// The client ids, in order.
+    pub fn clients(&self) -> &[NodeId] {
+        &self.clients
+    }
+
+    /// Servers plus clients.
+    pub fn node_count(&self) -> usize {
+        self.servers.len() + self.clients.len()
+    }
+
+    /// Whether `id` is a server.
+    pub fn is_server(&self, id: NodeId) -> bool {
+        id.index() < self.servers.len()
+    }
+
+    /// The smallest number of servers that is a majority.
+    pub fn majority(&self) -> usize {
+        self.servers.len() / 2 + 1
+    }
+}
+
+/// A protocol: its server and client types, their messages and timers,
+/// how to build each node, and the invariants its servers must keep.
+pub trait Protocol: Sized + 'static {
+    /// The messages servers and clients exchange.
+    type Msg: Payload;
+    /// What a timer carries back to its node when it fires.
+    type Timer: Payload;
+    /// The server node.
+    type Server: Node<Self>;
+    /// The client node.
+    type Client: Client<Self>;
+
+    /// A fresh server: called at start and at every restart. It must rebuild
+    /// its state from `Context::storage` in `on_start`, never from elsewhere.
+    fn server(&self, id: NodeId, cluster: &Cluster) -> Self::Server;
+
+    /// A fresh client.
+    fn client(&self, id: NodeId, cluster: &Cluster) -> Self::Client;
+
+    /// Invariants over the servers' states, checked as the run goes.
+    fn invariants(&self) -> Vec<Box<dyn Invariant<Self>>> {
+        Vec::new()
+    }
+}
+
+/// A server: reacts to its start, to messages and to its timers.
+pub trait Node<P: Protocol>: 'static {
+    /// The node started (or restarted): read storage, set timers.
+    fn on_start(&mut self, ctx: &mut Context<'_, P>);
+    /// A message arrived from `from`.
+    fn on_message(&mut self, ctx: &mut Context<'_, P>, from: NodeId, msg: P::Msg);
+    /// A timer set by this node fired.
+    fn on_timer(&mut self, ctx: &mut Context<'_, P>, id: TimerId, timer: P::Timer);
+}
+
+/// A client: turns workload operations into requests and reports outcomes
+/// with [`Context::complete`].
+pub trait Client<P: Protocol>: 'static {
+    /// The client started.
+    fn on_start(&mut self, _ctx: &mut Context<'_, P>) {}
+    /// The workload asks for `op`; complete it with `ctx.complete(id, ..)`.
+    fn on_invoke(&mut self, ctx: &mut Context<'_, P>, id: OpId, op: Op);
+    /// A message arrived from `from`.
+    fn on_message(&mut self, ctx: &mut Context<'_, P>, from: NodeId, msg: P::Msg);
+    /// A timer set by this client fired.
+    fn on_timer(&mut self, ctx: &mut Context<'_, P>, id: TimerId, timer: P::Timer);
+    /// The simulation gave up waiting on operation `id` and recorded it as
+    /// `info`; later completions of it are ignored.
+    fn on_timeout(&mut self, _ctx: &mut Context<'_, P>, _id: OpId) {}
+}
+
+/// Effects a handler asked for, applied by the simulation afterwards.
+pub(crate) struct Effects<P: Protocol> {
+    pub sends: Vec<(NodeId, P::Msg)>,
+    pub timers: Vec<(TimerId, Duration, P::Timer)>,
+    pub cancels: Vec<TimerId>,
+    pub completions: Vec<(OpId, Outcome)>,
+    pub next_timer: u64,
+}
+
+impl<P: Protocol> Effects<P> {
+    pub fn new() -> Effects<P> {
+        Effects { sends: Vec::new(), timers: Vec::new(), cancels: Vec::new(), completions: Vec::new(), next_timer: 0 }
+    }
+}
+
+/// A node's only window on the world during one handler call.
+pub struct Context<'a, P: Protocol> {
+    pub(crate) id: NodeId,
+    pub(crate) now: Time,
+    pub(crate) clock_offset: i64,
+    pub(crate) cluster: &'a Cluster,
+    pub(crate) rng: &'a mut SimRng,
+    pub(crate) storage: &'a mut Storage,
+    pub(crate) effects: &'a mut Effects<P>,
+}
+
+impl<P: Protocol> Context<'_, P> {
+    /// This node's id.
+    pub fn id(&self) -> NodeId {
+        self.id
+    }
+
+    /// The true virtual time: use it for nothing a real node could not know.
+    pub fn now(&self) -> Time {
+        self.now
+    }
+
+    /// This node's own clock, which a clock-jump fault can move.
+    pub fn clock(&self) -> Time {
+        self.now.shifted(self.clock_offset)
+    }
+
+    /// The cluster's membership.
+    pub fn cluster(&self) -> &Cluster {
+        self.cluster
+    }
+
+    /// The server ids.
+    pub fn servers(&self) -> &[NodeId] {
+        self.cluster.servers()
+    }
+
+    /// Sends `msg` to `to` over the virtual network.
+    pub fn send(&mut self, to: NodeId, msg: P::Msg) {
+        self.effects.sends.push((to, msg));
+    }
+
+    /// Sends `msg` to every server but this node.
+    pub fn broadcast(&mut self, msg: P::Msg) {
+        for &to in self.cluster.servers() {
+            if to != self.id {
+                self.effects.sends.push((to, msg.clone()));
+            }
+        }
+    }
+
+    /// Arranges for `timer` to come back to this node after `after`.
+    pub fn set_timer(&mut self, after: Duration, timer: P::Timer) -> TimerId {
+        let id = TimerId(self.effects.next_timer);
+        self.effects.next_timer += 1;
+        self.effects.timers.push((id, after, timer));
+        id
+    }
+
+    /// Cancels a pending timer; cancelling a fired or unknown timer does nothing.
+    pub fn cancel_timer(&mut self, id: TimerId) {
+        self.effects.cancels.push(id);
+    }
+
+    /// This node's random stream.
+    pub fn rng(&mut self) -> &mut SimRng {
+        self.rng
+    }
+
+    /// This node's durable storage.
+    pub fn storage(&mut self) -> &mut Storage {
+        self.storage
+    }
+
+    /// Reports the outcome of client operation `id` (clients only).
+    pub fn complete(&mut self, id: OpId, outcome: Outcome) {
+        assert!(!self.cluster.is_server(self.id), "node={} only clients complete operations", self.id);
+        self.effects.completions.push((id, outcome));
+    }
+}
