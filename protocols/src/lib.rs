@@ -1,1 +1,3 @@
-//! Protocol implementations for Orrery.
+//! Protocol implementations for Orrery, each with its client, model and invariants.
+
+pub mod register;

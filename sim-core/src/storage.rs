@@ -111,6 +111,11 @@ impl Storage {
             .collect()
     }
 
+    /// Every key starting with `prefix`, in key order.
+    pub fn keys(&self, prefix: &str) -> Vec<String> {
+        self.current.range(prefix.to_string()..).take_while(|(k, _)| k.starts_with(prefix)).map(|(k, _)| k.clone()).collect()
+    }
+
     /// Makes every write so far durable.
     pub fn sync(&mut self) {
         if self.pending.is_empty() {

@@ -1,0 +1,191 @@
+//! A single-node register store: the smallest complete protocol.
+//!
+//! One server holds a map of integer registers; clients send it reads, writes
+//! and compare-and-sets and wait for the reply. There is no replication, so
+//! there is nothing to disagree about: every history it produces is
+//! linearizable, as long as the server is up. It is the example in the
+//! crate docs, the workhorse of the engine's tests, and the baseline against
+//! which the replicated protocols are compared.
+//!
+//! With `durable = true` the server writes each change to storage and syncs
+//! before replying, so acknowledged writes survive a crash. With
+//! `sync = false` as well it forgets to sync: acknowledged writes vanish at
+//! the next crash, which the linearizability checker then catches.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+use sim_core::{Client, Cluster, Context, Node, NodeId, Op, OpId, Outcome, Protocol, TimerId, Value};
+
+/// The register protocol's settings.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Register {
+    /// Persist every change before replying.
+    #[serde(default)]
+    pub durable: bool,
+    /// Planted bug: persist without syncing (acknowledged writes can be lost).
+    #[serde(default)]
+    pub skip_sync: bool,
+}
+
+/// A register command.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum Command {
+    /// Read the register.
+    Read,
+    /// Overwrite the register.
+    Write(i64),
+    /// Set to `.1` if it holds `.0`.
+    Cas(i64, i64),
+}
+
+impl Command {
+    /// The command for a workload operation, if it is one this protocol understands.
+    pub fn from_op(op: &Op) -> Option<Command> {
+        match (op.f.as_str(), &op.value) {
+            ("read", _) => Some(Command::Read),
+            ("write", Value::Int(v)) => Some(Command::Write(*v)),
+            ("cas", Value::List(pair)) => match pair.as_slice() {
+                [Value::Int(from), Value::Int(to)] => Some(Command::Cas(*from, *to)),
+                _ => None,
+            },
+            _ => None,
+        }
+    }
+}
+
+/// Messages between clients and the server.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum Msg {
+    /// A client asks for `command` on register `key`.
+    Request {
+        /// Client-chosen request id, echoed in the reply.
+        req: u64,
+        /// The register.
+        key: i64,
+        /// What to do.
+        command: Command,
+    },
+    /// The server's answer.
+    Reply {
+        /// The request it answers.
+        req: u64,
+        /// The register's value after a read, `None` if never written.
+        value: Option<i64>,
+        /// Whether the command took effect (false only for a failed cas).
+        applied: bool,
+    },
+}
+
+/// The register server.
+#[derive(Debug, Default)]
+pub struct Server {
+    config: Register,
+    registers: BTreeMap<i64, i64>,
+}
+
+impl Server {
+    /// The current value of register `key`.
+    pub fn value(&self, key: i64) -> Option<i64> {
+        self.registers.get(&key).copied()
+    }
+
+    fn apply(&mut self, key: i64, command: &Command) -> (Option<i64>, bool) {
+        let current = self.registers.get(&key).copied();
+        match *command {
+            Command::Read => (current, true),
+            Command::Write(v) => {
+                self.registers.insert(key, v);
+                (Some(v), true)
+            }
+            Command::Cas(from, to) if current == Some(from) => {
+                self.registers.insert(key, to);
+                (Some(to), true)
+            }
+            Command::Cas(..) => (current, false),
+        }
+    }
+}
+
+impl Node<Register> for Server {
+    fn on_start(&mut self, ctx: &mut Context<'_, Register>) {
+        if self.config.durable {
+            // A torn register is treated as never written: it was never acknowledged.
+            for name in ctx.storage().keys("reg/") {
+                if let (Ok(key), Ok(Some(value))) = (name["reg/".len()..].parse(), ctx.storage().get::<i64>(&name)) {
+                    self.registers.insert(key, value);
+                }
+            }
+        }
+    }
+
+    fn on_message(&mut self, ctx: &mut Context<'_, Register>, from: NodeId, msg: Msg) {
+        let Msg::Request { req, key, command } = msg else { return };
+        let (value, applied) = self.apply(key, &command);
+        if let (true, true, Some(value)) = (self.config.durable, applied && command != Command::Read, value) {
+            ctx.storage().put(&format!("reg/{key}"), &value);
+            if !self.config.skip_sync {
+                ctx.storage().sync();
+            }
+        }
+        ctx.send(from, Msg::Reply { req, value, applied });
+    }
+
+    fn on_timer(&mut self, _ctx: &mut Context<'_, Register>, _id: TimerId, _timer: ()) {}
+}
+
+/// The register client: one request per operation, to the only server.
+#[derive(Debug, Default)]
+pub struct RegisterClient {
+    next_req: u64,
+    pending: Option<(OpId, u64, Command)>,
+}
+
+impl Client<Register> for RegisterClient {
+    fn on_invoke(&mut self, ctx: &mut Context<'_, Register>, id: OpId, op: Op) {
+        let (Some(command), Some(Value::Int(key))) = (Command::from_op(&op), op.key.clone().or(Some(Value::Int(0))))
+        else {
+            ctx.complete(id, Outcome::Fail(format!("register cannot perform {:?}", op.f)));
+            return;
+        };
+        self.next_req += 1;
+        self.pending = Some((id, self.next_req, command.clone()));
+        let server = ctx.servers()[0];
+        ctx.send(server, Msg::Request { req: self.next_req, key, command });
+    }
+
+    fn on_message(&mut self, ctx: &mut Context<'_, Register>, _from: NodeId, msg: Msg) {
+        let Msg::Reply { req, value, applied } = msg else { return };
+        let Some((id, expected, command)) = self.pending.take_if(|(_, r, _)| *r == req) else { return };
+        debug_assert_eq!(expected, req);
+        let outcome = match command {
+            Command::Read => Outcome::Ok(value.into()),
+            Command::Write(v) => Outcome::Ok(v.into()),
+            Command::Cas(from, to) if applied => Outcome::Ok(vec![from, to].into()),
+            Command::Cas(..) => Outcome::Fail("cas mismatch".into()),
+        };
+        ctx.complete(id, outcome);
+    }
+
+    fn on_timer(&mut self, _ctx: &mut Context<'_, Register>, _id: TimerId, _timer: ()) {}
+
+    fn on_timeout(&mut self, _ctx: &mut Context<'_, Register>, _id: OpId) {
+        self.pending = None;
+    }
+}
+
+impl Protocol for Register {
+    type Msg = Msg;
+    type Timer = ();
+    type Server = Server;
+    type Client = RegisterClient;
+
+    fn server(&self, _id: NodeId, _cluster: &Cluster) -> Server {
+        Server { config: self.clone(), registers: BTreeMap::new() }
+    }
+
+    fn client(&self, _id: NodeId, _cluster: &Cluster) -> RegisterClient {
+        RegisterClient::default()
+    }
+}
