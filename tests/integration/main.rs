@@ -1,1 +1,4 @@
 //! Orrery's integration tests: one binary, one module per concern.
+
+mod check_cli;
+mod conformance;

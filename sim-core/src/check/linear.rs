@@ -1,0 +1,400 @@
+//! The Wing–Gong–Lowe search for one independent part of a history.
+//!
+//! Calls and returns sit in one doubly linked list in real-time order. The
+//! search walks it from the front: at a call it tries to linearize that
+//! operation now (the model must allow it, and the resulting configuration
+//! must be new); at a return it is stuck, because that operation had to take
+//! effect before its response, and it backtracks. Linearizing an operation
+//! lifts its call and return out of the list; backtracking puts them back.
+//!
+//! Optional operations (`info`, never completed) have no return entry: they
+//! may take effect any time after their call, or never. The search succeeds
+//! once every required operation is linearized. Optional operations that are
+//! equal (same model op) are interchangeable, so they are only linearized in
+//! call order.
+
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use crate::check::memo::{Bits, Memo, hash_of};
+use crate::check::model::Model;
+
+/// One operation of a part, in the part's own numbering.
+#[derive(Clone, Debug)]
+pub(crate) struct PartOp<O> {
+    /// The model operation.
+    pub op: O,
+    /// Position of the invocation in the history's records.
+    pub call: usize,
+    /// Position of the completion, for operations that must be linearized.
+    pub ret: Option<usize>,
+}
+
+/// Limits on one search.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Limits<'a> {
+    pub states_max: u64,
+    pub memory_max: usize,
+    pub cancel: Option<&'a AtomicBool>,
+}
+
+/// Why a search gave up.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum GaveUp {
+    States,
+    Memory,
+    Cancelled,
+}
+
+/// The furthest the search got in a history that is not linearizable.
+#[derive(Clone, Debug)]
+pub(crate) struct Stuck<S> {
+    /// Operations (part numbering) in the order they were linearized.
+    pub prefix: Vec<usize>,
+    /// The state after the prefix.
+    pub state: S,
+    /// Operations invoked but not linearized, none of which could go next.
+    pub pending: Vec<usize>,
+    /// The operation whose completion the search could not get past.
+    pub blocked: usize,
+}
+
+/// How a search ended.
+#[derive(Clone, Debug)]
+pub(crate) enum Outcome<S> {
+    Linearizable,
+    NotLinearizable(Stuck<S>),
+    Unknown(GaveUp),
+}
+
+/// The result of one search.
+#[derive(Clone, Debug)]
+pub(crate) struct Searched<S> {
+    pub outcome: Outcome<S>,
+    pub states: u64,
+}
+
+const HEAD: u32 = 0;
+const NONE: u32 = u32::MAX;
+
+/// The call/return list, entries `1..`, entry 0 the circular sentinel.
+struct List {
+    next: Vec<u32>,
+    prev: Vec<u32>,
+    /// For entry e: the op, with the top bit set on return entries.
+    op_of: Vec<u32>,
+    call_of: Vec<u32>,
+    ret_of: Vec<u32>,
+}
+
+const RETURN: u32 = 1 << 31;
+
+impl List {
+    fn new<O>(ops: &[PartOp<O>]) -> List {
+        let mut events: Vec<(usize, u32)> = Vec::with_capacity(ops.len() * 2);
+        for (i, op) in ops.iter().enumerate() {
+            events.push((op.call, i as u32));
+            if let Some(ret) = op.ret {
+                assert!(ret > op.call, "op={i} returns before its call");
+                events.push((ret, i as u32 | RETURN));
+            }
+        }
+        events.sort_unstable();
+        let count = events.len() + 1;
+        let mut list = List {
+            next: (1..=count as u32).map(|e| e % count as u32).collect(),
+            prev: (0..count as u32).map(|e| (e + count as u32 - 1) % count as u32).collect(),
+            op_of: vec![NONE; count],
+            call_of: vec![NONE; ops.len()],
+            ret_of: vec![NONE; ops.len()],
+        };
+        for (e, &(_, tagged)) in events.iter().enumerate() {
+            let e = e as u32 + 1;
+            list.op_of[e as usize] = tagged;
+            let op = (tagged & !RETURN) as usize;
+            if tagged & RETURN == 0 { list.call_of[op] = e } else { list.ret_of[op] = e }
+        }
+        list
+    }
+
+    fn unlink(&mut self, e: u32) {
+        let (p, n) = (self.prev[e as usize], self.next[e as usize]);
+        self.next[p as usize] = n;
+        self.prev[n as usize] = p;
+    }
+
+    fn relink(&mut self, e: u32) {
+        let (p, n) = (self.prev[e as usize], self.next[e as usize]);
+        self.next[p as usize] = e;
+        self.prev[n as usize] = e;
+    }
+
+    fn lift(&mut self, op: usize) {
+        self.unlink(self.call_of[op]);
+        if self.ret_of[op] != NONE {
+            self.unlink(self.ret_of[op]);
+        }
+    }
+
+    fn unlift(&mut self, op: usize) {
+        if self.ret_of[op] != NONE {
+            self.relink(self.ret_of[op]);
+        }
+        self.relink(self.call_of[op]);
+    }
+
+    /// The ops whose calls are in the list before entry `end`.
+    fn calls_before(&self, end: u32) -> Vec<usize> {
+        let mut ops = Vec::new();
+        let mut e = self.next[HEAD as usize];
+        while e != end && e != HEAD {
+            let tagged = self.op_of[e as usize];
+            if tagged & RETURN == 0 {
+                ops.push(tagged as usize);
+            }
+            e = self.next[e as usize];
+        }
+        ops
+    }
+}
+
+/// Per op: its index among required or optional ops, and for optional ops
+/// the previous equal optional op (which must be linearized first).
+struct Numbering {
+    slot: Vec<usize>,
+    required: Vec<bool>,
+    twin_before: Vec<u32>,
+    required_count: usize,
+    optional_count: usize,
+}
+
+impl Numbering {
+    fn new<O: Eq + std::hash::Hash>(ops: &[PartOp<O>]) -> Numbering {
+        let mut order: Vec<usize> = (0..ops.len()).collect();
+        order.sort_by_key(|&i| ops[i].call);
+        let mut n = Numbering {
+            slot: vec![0; ops.len()],
+            required: ops.iter().map(|o| o.ret.is_some()).collect(),
+            twin_before: vec![NONE; ops.len()],
+            required_count: 0,
+            optional_count: 0,
+        };
+        for &i in &order {
+            let count = if n.required[i] { &mut n.required_count } else { &mut n.optional_count };
+            n.slot[i] = *count;
+            *count += 1;
+        }
+        let mut optional: Vec<(u64, usize, usize)> = order
+            .iter()
+            .filter(|&&i| !n.required[i])
+            .map(|&i| (hash_of(&ops[i].op), ops[i].call, i))
+            .collect();
+        optional.sort_unstable();
+        for pair in optional.windows(2) {
+            let ((h0, _, a), (h1, _, b)) = (pair[0], pair[1]);
+            if h0 == h1 && ops[a].op == ops[b].op {
+                n.twin_before[b] = a as u32;
+            }
+        }
+        n
+    }
+}
+
+/// Searches for a linearization of `ops` from `init`.
+pub(crate) fn search<M: Model>(
+    model: &M,
+    init: M::State,
+    ops: &[PartOp<M::Op>],
+    limits: Limits<'_>,
+) -> Searched<M::State> {
+    Search::new(model, init, ops, limits).run()
+}
+
+struct Search<'a, M: Model> {
+    model: &'a M,
+    ops: &'a [PartOp<M::Op>],
+    limits: Limits<'a>,
+    list: List,
+    numbering: Numbering,
+    required: Bits,
+    optional: Bits,
+    memo: Memo<M::State>,
+    stack: Vec<(usize, M::State)>,
+    state: M::State,
+    states: u64,
+    best: Option<(u32, usize, Stuck<M::State>)>,
+}
+
+impl<'a, M: Model> Search<'a, M> {
+    fn new(model: &'a M, init: M::State, ops: &'a [PartOp<M::Op>], limits: Limits<'a>) -> Self {
+        let numbering = Numbering::new(ops);
+        Search {
+            model,
+            ops,
+            limits,
+            list: List::new(ops),
+            required: Bits::new(numbering.required_count),
+            optional: Bits::new(numbering.optional_count),
+            memo: Memo::new(numbering.optional_count),
+            numbering,
+            stack: Vec::with_capacity(ops.len()),
+            state: init,
+            states: 0,
+            best: None,
+        }
+    }
+
+    fn run(mut self) -> Searched<M::State> {
+        let outcome = self.walk();
+        Searched { outcome, states: self.states }
+    }
+
+    fn walk(&mut self) -> Outcome<M::State> {
+        let mut done = 0;
+        let mut entry = self.list.next[HEAD as usize];
+        loop {
+            if done == self.numbering.required_count {
+                return Outcome::Linearizable;
+            }
+            assert!(entry != HEAD, "walked past every entry with required ops left: done={done}");
+            let tagged = self.list.op_of[entry as usize];
+            let op = (tagged & !RETURN) as usize;
+            if tagged & RETURN == 0 {
+                if self.try_linearize(op) {
+                    done += usize::from(self.numbering.required[op]);
+                    if let Some(gave_up) = self.over_limits() {
+                        return Outcome::Unknown(gave_up);
+                    }
+                    entry = self.list.next[HEAD as usize];
+                } else {
+                    entry = self.list.next[entry as usize];
+                }
+                continue;
+            }
+            self.note_stuck(entry, op);
+            let Some((op, state)) = self.stack.pop() else {
+                let (_, _, stuck) = self.best.take().expect("stuck at least once");
+                return Outcome::NotLinearizable(stuck);
+            };
+            self.state = state;
+            self.mark(op, false);
+            self.list.unlift(op);
+            done -= usize::from(self.numbering.required[op]);
+            entry = self.list.next[self.list.call_of[op] as usize];
+        }
+    }
+
+    /// Linearizes `op` now if the model allows it and the configuration is new.
+    fn try_linearize(&mut self, op: usize) -> bool {
+        let twin = self.numbering.twin_before[op];
+        if twin != NONE && !self.optional.contains(self.numbering.slot[twin as usize]) {
+            return false;
+        }
+        let Some(next) = self.model.step(&self.state, &self.ops[op].op) else {
+            return false;
+        };
+        self.mark(op, true);
+        if !self.memo.visit(&self.required, &self.optional, next.clone(), hash_of(&next)) {
+            self.mark(op, false);
+            return false;
+        }
+        self.states += 1;
+        let previous = std::mem::replace(&mut self.state, next);
+        self.stack.push((op, previous));
+        self.list.lift(op);
+        true
+    }
+
+    fn mark(&mut self, op: usize, on: bool) {
+        let slot = self.numbering.slot[op];
+        let bits = if self.numbering.required[op] { &mut self.required } else { &mut self.optional };
+        if on { bits.insert(slot) } else { bits.remove(slot) }
+    }
+
+    fn over_limits(&self) -> Option<GaveUp> {
+        if self.states >= self.limits.states_max {
+            return Some(GaveUp::States);
+        }
+        if !self.states.is_multiple_of(1024) {
+            return None;
+        }
+        if self.memo.bytes() > self.limits.memory_max {
+            return Some(GaveUp::Memory);
+        }
+        let cancelled = self.limits.cancel.is_some_and(|c| c.load(Ordering::Relaxed));
+        cancelled.then_some(GaveUp::Cancelled)
+    }
+
+    /// Remembers the furthest (then deepest) point where the search was stuck.
+    fn note_stuck(&mut self, entry: u32, blocked: usize) {
+        let depth = self.stack.len();
+        if self.best.as_ref().is_some_and(|&(e, d, _)| (e, d) >= (entry, depth)) {
+            return;
+        }
+        let stuck = Stuck {
+            prefix: self.stack.iter().map(|&(op, _)| op).collect(),
+            state: self.state.clone(),
+            pending: self.list.calls_before(entry),
+            blocked,
+        };
+        self.best = Some((entry, depth, stuck));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::check::models::{Register, RegisterOp};
+    use crate::history::Value;
+
+    const NO_LIMITS: Limits<'static> = Limits { states_max: u64::MAX, memory_max: usize::MAX, cancel: None };
+
+    fn op(op: RegisterOp, call: usize, ret: Option<usize>) -> PartOp<RegisterOp> {
+        PartOp { op, call, ret }
+    }
+
+    #[test]
+    fn concurrent_write_and_read_linearize() {
+        // write 1 [0,3] concurrent with read 1 [1,2]; value ids are raw here.
+        let ops = [op(RegisterOp::Write(1), 0, Some(3)), op(RegisterOp::Read(1), 1, Some(2))];
+        let result = search(&Register::new(Value::Nil), 0, &ops, NO_LIMITS);
+        assert!(matches!(result.outcome, Outcome::Linearizable));
+    }
+
+    #[test]
+    fn stale_read_is_caught_with_its_context() {
+        let ops = [
+            op(RegisterOp::Write(1), 0, Some(1)),
+            op(RegisterOp::Read(0), 2, Some(3)),
+            op(RegisterOp::Write(2), 4, None),
+        ];
+        let result = search(&Register::new(Value::Nil), 0, &ops, NO_LIMITS);
+        let Outcome::NotLinearizable(stuck) = result.outcome else { panic!("{result:?}") };
+        assert_eq!(stuck.prefix, vec![0]);
+        assert_eq!(stuck.blocked, 1);
+        assert_eq!(stuck.pending, vec![1]);
+    }
+
+    #[test]
+    fn optional_write_may_take_effect_late_or_never() {
+        // A crashed write of 1, then reads of 0 (nil id) and of 1.
+        let ops = [
+            op(RegisterOp::Write(1), 0, None),
+            op(RegisterOp::Read(0), 1, Some(2)),
+            op(RegisterOp::Read(1), 3, Some(4)),
+        ];
+        let result = search(&Register::new(Value::Nil), 0, &ops, NO_LIMITS);
+        assert!(matches!(result.outcome, Outcome::Linearizable));
+        let result = search(&Register::new(Value::Nil), 0, &ops[..2], NO_LIMITS);
+        assert!(matches!(result.outcome, Outcome::Linearizable));
+    }
+
+    #[test]
+    fn state_limit_gives_unknown() {
+        let ops: Vec<_> = (0..20).map(|i| op(RegisterOp::Write(i % 3), i as usize, None)).collect();
+        let mut ops = ops;
+        ops.push(op(RegisterOp::Read(7), 100, Some(101)));
+        let limits = Limits { states_max: 3, ..NO_LIMITS };
+        let result = search(&Register::new(Value::Nil), 0, &ops, limits);
+        assert!(matches!(result.outcome, Outcome::Unknown(GaveUp::States)), "{result:?}");
+    }
+}

@@ -1,0 +1,243 @@
+//! Key-value store with get, put and append (Porcupine's kv model).
+//!
+//! Per key a string, initially empty: put sets it, append concatenates, get
+//! must return it (nil reads as empty). A string is represented by its length
+//! and two polynomial hashes modulo the Mersenne prime 2^61-1, so appending is
+//! O(1) and states are three words. Two different strings of equal length
+//! collide with probability about len/2^122, far below any hardware error rate.
+//! [`Kv`] checks each key alone; [`KvMap`] checks the whole map at once.
+
+use crate::check::model::{Interner, Model, ModelError, Prepared};
+use crate::history::{Operation, RecordType, Value};
+
+const PRIME: u64 = (1 << 61) - 1;
+const BASE_1: u64 = 0x0123_4567_89ab_cdef % PRIME;
+const BASE_2: u64 = 0x1fed_cba9_8765_4321 % PRIME;
+
+/// A string as its length and two hashes.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+pub struct StrHash {
+    len: u32,
+    h1: u64,
+    h2: u64,
+}
+
+fn mul_mod(a: u64, b: u64) -> u64 {
+    let r = u128::from(a) * u128::from(b);
+    let s = (r as u64 & PRIME) + (r >> 61) as u64;
+    if s >= PRIME { s - PRIME } else { s }
+}
+
+fn add_mod(a: u64, b: u64) -> u64 {
+    let s = a + b;
+    if s >= PRIME { s - PRIME } else { s }
+}
+
+impl StrHash {
+    fn of(text: &str) -> StrHash {
+        let mut h = StrHash::default();
+        for &byte in text.as_bytes() {
+            h.h1 = add_mod(mul_mod(h.h1, BASE_1), u64::from(byte) + 1);
+            h.h2 = add_mod(mul_mod(h.h2, BASE_2), u64::from(byte) + 1);
+        }
+        h.len = u32::try_from(text.len()).expect("strings shorter than 4 GiB");
+        h
+    }
+}
+
+/// A string to append: its hash and the bases raised to its length.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct Suffix {
+    hash: StrHash,
+    pow1: u64,
+    pow2: u64,
+}
+
+impl Suffix {
+    fn of(text: &str) -> Suffix {
+        let (mut pow1, mut pow2) = (1, 1);
+        for _ in 0..text.len() {
+            pow1 = mul_mod(pow1, BASE_1);
+            pow2 = mul_mod(pow2, BASE_2);
+        }
+        Suffix { hash: StrHash::of(text), pow1, pow2 }
+    }
+
+    fn append_to(&self, s: StrHash) -> StrHash {
+        StrHash {
+            len: s.len + self.hash.len,
+            h1: add_mod(mul_mod(s.h1, self.pow1), self.hash.h1),
+            h2: add_mod(mul_mod(s.h2, self.pow2), self.hash.h2),
+        }
+    }
+}
+
+/// A prepared key-value operation on the key with interned id `key`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum KvOp {
+    /// A get that returned this string.
+    Get(u32, StrHash),
+    /// A put of this string.
+    Put(u32, StrHash),
+    /// An append of this string.
+    Append(u32, Suffix),
+}
+
+/// The key-value model, split per key.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Kv;
+
+/// The key-value model over the whole map, not split.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct KvMap;
+
+fn text<'a>(name: &str, op: &Operation, value: &'a Value) -> Result<&'a str, ModelError> {
+    match value {
+        Value::Nil => Ok(""),
+        Value::Str(s) => Ok(s),
+        _ => Err(ModelError::new(name, op, value, "a string")),
+    }
+}
+
+fn prepare_kv(name: &str, op: &Operation, values: &mut Interner) -> Result<Prepared<KvOp>, ModelError> {
+    let key = values.id(op.key.as_ref().unwrap_or(&Value::Nil));
+    if op.kind == RecordType::Fail {
+        return Ok(Prepared::Skip);
+    }
+    let kv_op = match op.f.as_str() {
+        "get" | "read" if op.kind == RecordType::Ok => {
+            let s = text(name, op, &op.result)?;
+            values.id(&Value::Str(s.to_string()));
+            KvOp::Get(key, StrHash::of(s))
+        }
+        "get" | "read" => return Ok(Prepared::Skip),
+        "put" | "write" => {
+            let s = text(name, op, &op.argument)?;
+            values.id(&Value::Str(s.to_string()));
+            KvOp::Put(key, StrHash::of(s))
+        }
+        "append" => KvOp::Append(key, Suffix::of(text(name, op, &op.argument)?)),
+        _ => return Err(ModelError::new(name, op, &op.argument, "f get, put or append")),
+    };
+    Ok(Prepared::Op(kv_op))
+}
+
+fn step_string(s: StrHash, op: &KvOp) -> Option<StrHash> {
+    match op {
+        KvOp::Get(_, v) => (s == *v).then_some(s),
+        KvOp::Put(_, v) => Some(*v),
+        KvOp::Append(_, suffix) => Some(suffix.append_to(s)),
+    }
+}
+
+fn describe_string(s: StrHash, values: &Interner) -> String {
+    let known = (0..values.len() as u32)
+        .map(|id| values.value(id))
+        .find(|v| v.as_str().is_some_and(|t| StrHash::of(t) == s));
+    match known {
+        Some(v) => v.to_string(),
+        None => format!("<a string of {} bytes never read>", s.len),
+    }
+}
+
+impl Model for Kv {
+    type State = StrHash;
+    type Op = KvOp;
+
+    fn name(&self) -> &str {
+        "kv"
+    }
+
+    fn init(&self, _values: &mut Interner) -> StrHash {
+        StrHash::default()
+    }
+
+    fn prepare(&self, op: &Operation, values: &mut Interner) -> Result<Prepared<KvOp>, ModelError> {
+        prepare_kv(self.name(), op, values)
+    }
+
+    fn step(&self, state: &StrHash, op: &KvOp) -> Option<StrHash> {
+        step_string(*state, op)
+    }
+
+    fn part(&self, op: &Operation) -> Option<Value> {
+        op.key.clone()
+    }
+
+    fn describe(&self, state: &StrHash, values: &Interner) -> String {
+        describe_string(*state, values)
+    }
+}
+
+impl Model for KvMap {
+    /// One string per interned key id; trailing empty strings are trimmed so
+    /// equal maps have equal states.
+    type State = Vec<StrHash>;
+    type Op = KvOp;
+
+    fn name(&self) -> &str {
+        "kv-map"
+    }
+
+    fn init(&self, _values: &mut Interner) -> Vec<StrHash> {
+        Vec::new()
+    }
+
+    fn prepare(&self, op: &Operation, values: &mut Interner) -> Result<Prepared<KvOp>, ModelError> {
+        prepare_kv(self.name(), op, values)
+    }
+
+    fn step(&self, state: &Vec<StrHash>, op: &KvOp) -> Option<Vec<StrHash>> {
+        let (KvOp::Get(key, _) | KvOp::Put(key, _) | KvOp::Append(key, _)) = *op;
+        let key = key as usize;
+        let current = state.get(key).copied().unwrap_or_default();
+        let next = step_string(current, op)?;
+        if next == current {
+            return Some(state.clone());
+        }
+        let mut state = state.clone();
+        if state.len() <= key {
+            state.resize(key + 1, StrHash::default());
+        }
+        state[key] = next;
+        while state.last() == Some(&StrHash::default()) {
+            state.pop();
+        }
+        Some(state)
+    }
+
+    fn describe(&self, state: &Vec<StrHash>, values: &Interner) -> String {
+        let entries: Vec<String> = (0..state.len())
+            .filter(|&k| state[k] != StrHash::default())
+            .map(|k| format!("{} {}", values.value(k as u32), describe_string(state[k], values)))
+            .collect();
+        format!("{{{}}}", entries.join(", "))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::check::models::test_op;
+
+    #[test]
+    fn append_hash_equals_hash_of_concatenation() {
+        let s = Suffix::of(" world").append_to(StrHash::of("hello"));
+        assert_eq!(s, StrHash::of("hello world"));
+        assert_ne!(s, StrHash::of("hello worle"));
+        assert_eq!(Suffix::of("").append_to(s), s);
+    }
+
+    #[test]
+    fn map_state_is_canonical() {
+        let mut values = Interner::new();
+        let mut op = test_op("put", RecordType::Ok, "v".into(), Value::Nil);
+        op.key = Some("k".into());
+        let Prepared::Op(put) = KvMap.prepare(&op, &mut values).unwrap() else { panic!() };
+        op.argument = "".into();
+        let Prepared::Op(clear) = KvMap.prepare(&op, &mut values).unwrap() else { panic!() };
+        let s = KvMap.step(&Vec::new(), &put).unwrap();
+        assert_eq!(KvMap.describe(&s, &values), r#"{"k" "v"}"#);
+        assert_eq!(KvMap.step(&s, &clear).unwrap(), Vec::new());
+    }
+}

@@ -1,0 +1,1 @@
+//! The `orrery check` command, end to end.
