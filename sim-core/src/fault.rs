@@ -177,7 +177,9 @@ impl fmt::Display for Fault {
                 Cut::Bridge { left, bridge, right } => {
                     write!(f, "partition bridge [{}] <{bridge}> [{}]", list(left), list(right))
                 }
-                Cut::OneWay { from, to } => write!(f, "partition one-way [{}] -/-> [{}]", list(from), list(to)),
+                Cut::OneWay { from, to } => {
+                    write!(f, "partition one-way [{}] -/-> [{}]", list(from), list(to))
+                }
             },
         }
     }
@@ -359,7 +361,9 @@ impl Nemesis {
         let mut now = self.start;
         loop {
             now += gap(self.interval, rng);
-            let length = Duration::from_nanos(rng.between(self.duration.as_nanos() / 2, self.duration.as_nanos() * 3 / 2));
+            let length = Duration::from_nanos(
+                rng.between(self.duration.as_nanos() / 2, self.duration.as_nanos() * 3 / 2),
+            );
             let end = now + length;
             if end >= self.stop {
                 break;
@@ -373,20 +377,31 @@ impl Nemesis {
         schedule
     }
 
-    fn episode(&self, kind: NemesisKind, servers: &[NodeId], start: Time, end: Time, rng: &mut SimRng) -> Vec<(Time, Fault)> {
+    fn episode(
+        &self,
+        kind: NemesisKind,
+        servers: &[NodeId],
+        start: Time,
+        end: Time,
+        rng: &mut SimRng,
+    ) -> Vec<(Time, Fault)> {
         let node = *rng.pick(servers);
         let minority = (servers.len() - 1) / 2;
         match kind {
             NemesisKind::Crash => {
-                let most = if self.crash_max == 0 { minority.max(1) } else { self.crash_max.min(servers.len()) };
+                let most =
+                    if self.crash_max == 0 { minority.max(1) } else { self.crash_max.min(servers.len()) };
                 let count = rng.between(1, most as u64) as usize;
                 let victims = sample(servers, count, rng);
-                let mut faults: Vec<(Time, Fault)> = victims.iter().map(|&n| (start, Fault::Crash { node: n })).collect();
+                let mut faults: Vec<(Time, Fault)> =
+                    victims.iter().map(|&n| (start, Fault::Crash { node: n })).collect();
                 faults.extend(victims.iter().map(|&n| (end, Fault::Restart { node: n })));
                 faults
             }
             NemesisKind::Pause => vec![(start, Fault::Pause { node }), (end, Fault::Resume { node })],
-            NemesisKind::Isolate => vec![(start, Fault::Partition { cut: Cut::Isolate { node } }), (end, Fault::Heal)],
+            NemesisKind::Isolate => {
+                vec![(start, Fault::Partition { cut: Cut::Isolate { node } }), (end, Fault::Heal)]
+            }
             NemesisKind::Split => {
                 let mut shuffled = servers.to_vec();
                 rng.shuffle(&mut shuffled);
@@ -412,11 +427,14 @@ impl Nemesis {
                 };
                 vec![(start, Fault::Partition { cut }), (end, Fault::Heal)]
             }
-            NemesisKind::Slow => vec![(start, Fault::Slow { node, factor: self.slow_factor }), (end, Fault::Heal)],
+            NemesisKind::Slow => {
+                vec![(start, Fault::Slow { node, factor: self.slow_factor }), (end, Fault::Heal)]
+            }
             NemesisKind::ClockJump => {
                 let most = self.clock_jump_max.as_nanos();
                 let magnitude = rng.between(most / 10, most) as i64;
-                let offset = if rng.chance(crate::rng::Probability::ratio(1, 2)) { magnitude } else { -magnitude };
+                let offset =
+                    if rng.chance(crate::rng::Probability::ratio(1, 2)) { magnitude } else { -magnitude };
                 vec![(start, Fault::ClockJump { node, offset }), (end, Fault::ClockJump { node, offset: 0 })]
             }
         }
@@ -458,12 +476,19 @@ mod tests {
         assert!(pairs.contains(&(NodeId(0), NodeId(2))));
         assert!(pairs.contains(&(NodeId(2), NodeId(1))));
         assert!(!pairs.contains(&(NodeId(0), NodeId(1))));
-        assert!(!pairs.iter().any(|&(a, b)| a == NodeId(3) || b == NodeId(3)), "unlisted nodes are untouched");
+        assert!(
+            !pairs.iter().any(|&(a, b)| a == NodeId(3) || b == NodeId(3)),
+            "unlisted nodes are untouched"
+        );
     }
 
     #[test]
     fn bridge_node_talks_to_both_sides() {
-        let cut = Cut::Bridge { left: vec![NodeId(0), NodeId(1)], bridge: NodeId(2), right: vec![NodeId(3), NodeId(4)] };
+        let cut = Cut::Bridge {
+            left: vec![NodeId(0), NodeId(1)],
+            bridge: NodeId(2),
+            right: vec![NodeId(3), NodeId(4)],
+        };
         let pairs = cut.directed_pairs(&servers(5));
         assert!(pairs.contains(&(NodeId(0), NodeId(3))));
         assert!(!pairs.iter().any(|&(a, b)| a == NodeId(2) || b == NodeId(2)));
@@ -482,7 +507,12 @@ mod tests {
 
     #[test]
     fn nemesis_is_deterministic_and_repairs_everything_before_stop() {
-        let nemesis = Nemesis::new(NemesisKind::ALL.to_vec(), Duration::from_millis(300), Duration::from_millis(500), Time::from_nanos(20_000_000_000));
+        let nemesis = Nemesis::new(
+            NemesisKind::ALL.to_vec(),
+            Duration::from_millis(300),
+            Duration::from_millis(500),
+            Time::from_nanos(20_000_000_000),
+        );
         let draw = |seed| nemesis.schedule(&servers(5), &mut SimRng::new(Seed(seed), Stream::Faults));
         let a = draw(9);
         assert_eq!(a, draw(9));
@@ -500,10 +530,16 @@ mod tests {
     #[test]
     fn schedule_round_trips_through_json() {
         let schedule = FaultSchedule::new()
-            .at(Time::from_nanos(10), Fault::Partition { cut: Cut::OneWay { from: vec![NodeId(1)], to: vec![NodeId(2)] } })
+            .at(
+                Time::from_nanos(10),
+                Fault::Partition { cut: Cut::OneWay { from: vec![NodeId(1)], to: vec![NodeId(2)] } },
+            )
             .at(Time::from_nanos(20), Fault::Heal);
         let json = serde_json::to_string(&schedule).unwrap();
-        assert_eq!(json, r#"[{"at":10,"fault":"partition","cut":{"kind":"one-way","from":[1],"to":[2]}},{"at":20,"fault":"heal"}]"#);
+        assert_eq!(
+            json,
+            r#"[{"at":10,"fault":"partition","cut":{"kind":"one-way","from":[1],"to":[2]}},{"at":20,"fault":"heal"}]"#
+        );
         assert_eq!(serde_json::from_str::<FaultSchedule>(&json).unwrap(), schedule);
     }
 }

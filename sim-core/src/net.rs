@@ -104,8 +104,12 @@ impl Latency {
             Latency::Uniform { min, max } => (min.as_nanos() as f64 + max.as_nanos() as f64) / 2.0,
             Latency::Normal { mean, .. } => mean.as_nanos() as f64,
             Latency::Exponential { mean, min } => (mean.as_nanos() + min.as_nanos()) as f64,
-            Latency::LogNormal { median, sigma } => median.as_nanos() as f64 * crate::rng::exp(sigma * sigma / 2.0),
-            Latency::Pareto { scale, shape } if shape > 1.0 => scale.as_nanos() as f64 * shape / (shape - 1.0),
+            Latency::LogNormal { median, sigma } => {
+                median.as_nanos() as f64 * crate::rng::exp(sigma * sigma / 2.0)
+            }
+            Latency::Pareto { scale, shape } if shape > 1.0 => {
+                scale.as_nanos() as f64 * shape / (shape - 1.0)
+            }
             Latency::Pareto { .. } => LATENCY_CAP.as_nanos() as f64,
         };
         Duration::from_nanos(nanos.min(LATENCY_CAP.as_nanos() as f64) as u64)
@@ -180,7 +184,12 @@ impl Topology {
         let Some(zone) = self.graph.node_indices().find(|&i| self.graph[i].name == name) else {
             return Vec::new();
         };
-        self.placement.iter().enumerate().filter(|(_, p)| p.0 == zone).map(|(i, _)| NodeId(i as u32)).collect()
+        self.placement
+            .iter()
+            .enumerate()
+            .filter(|(_, p)| p.0 == zone)
+            .map(|(i, _)| NodeId(i as u32))
+            .collect()
     }
 
     fn zone_index(&self, name: &str) -> NodeIndex {
@@ -215,7 +224,8 @@ impl Topology {
     /// For every zone pair, the first hop of a cheapest path.
     fn next_hops(&self) -> Vec<Vec<Option<NodeIndex>>> {
         let zones = self.graph.node_count();
-        let distances = floyd_warshall(&self.graph, |e| e.weight().mean().as_nanos()).expect("no negative latencies");
+        let distances =
+            floyd_warshall(&self.graph, |e| e.weight().mean().as_nanos()).expect("no negative latencies");
         let mut next = vec![vec![None; zones]; zones];
         for from in self.graph.node_indices() {
             for to in self.graph.node_indices() {
@@ -231,7 +241,11 @@ impl Topology {
                     .edges(from)
                     .map(|e| {
                         let via = if e.source() == from { e.target() } else { e.source() };
-                        let rest = if via == to { 0 } else { distances.get(&(via, to)).copied().unwrap_or(u64::MAX) };
+                        let rest = if via == to {
+                            0
+                        } else {
+                            distances.get(&(via, to)).copied().unwrap_or(u64::MAX)
+                        };
                         (e.weight().mean().as_nanos().saturating_add(rest), via)
                     })
                     .filter(|&(cost, _)| cost == total)
@@ -322,7 +336,15 @@ impl Network {
             }
         };
         let last_arrival = if config.fifo { vec![Time::ZERO; pairs] } else { Vec::new() };
-        Network { nodes, config, paths, cut: vec![false; pairs], cut_count: 0, slow: vec![1; nodes], last_arrival }
+        Network {
+            nodes,
+            config,
+            paths,
+            cut: vec![false; pairs],
+            cut_count: 0,
+            slow: vec![1; nodes],
+            last_arrival,
+        }
     }
 
     /// The settings this network was built with.
@@ -344,8 +366,11 @@ impl Network {
             return Routing::Dropped(DropReason::Loss);
         }
         let at = self.arrival(pair, from, to, now, rng);
-        let duplicate =
-            if rng.chance(self.config.duplicate) { Some(self.arrival(pair, from, to, now, rng)) } else { None };
+        let duplicate = if rng.chance(self.config.duplicate) {
+            Some(self.arrival(pair, from, to, now, rng))
+        } else {
+            None
+        };
         Routing::Deliver { at, duplicate }
     }
 
@@ -426,7 +451,10 @@ mod tests {
         for latency in cases {
             let expected = latency.mean().as_nanos() as f64;
             let got = mean_of(&latency, 40_000);
-            assert!((got - expected).abs() < 0.03 * expected, "latency={latency:?} got={got} expected={expected}");
+            assert!(
+                (got - expected).abs() < 0.03 * expected,
+                "latency={latency:?} got={got} expected={expected}"
+            );
         }
     }
 
@@ -470,7 +498,10 @@ mod tests {
         assert!(net.is_cut(NodeId(0), NodeId(1)));
         assert!(!net.is_cut(NodeId(1), NodeId(0)));
         assert!(!net.is_cut(NodeId(0), NodeId(2)));
-        assert_eq!(net.route(NodeId(0), NodeId(1), Time::ZERO, &mut rng()), Routing::Dropped(DropReason::Partition));
+        assert_eq!(
+            net.route(NodeId(0), NodeId(1), Time::ZERO, &mut rng()),
+            Routing::Dropped(DropReason::Partition)
+        );
         net.heal();
         assert!(!net.is_cut(NodeId(0), NodeId(1)));
     }
@@ -486,7 +517,8 @@ mod tests {
         let mut rng = rng();
         let mut last = Time::ZERO;
         for i in 0..200 {
-            let Routing::Deliver { at, .. } = net.route(NodeId(0), NodeId(1), Time::from_nanos(i * 1000), &mut rng)
+            let Routing::Deliver { at, .. } =
+                net.route(NodeId(0), NodeId(1), Time::from_nanos(i * 1000), &mut rng)
             else {
                 panic!()
             };
@@ -499,10 +531,14 @@ mod tests {
     fn slow_node_multiplies_latency() {
         let mut net = Network::new(2, NetConfig::default(), None);
         net.slow(NodeId(1), 10);
-        let Routing::Deliver { at, .. } = net.route(NodeId(0), NodeId(1), Time::ZERO, &mut rng()) else { panic!() };
+        let Routing::Deliver { at, .. } = net.route(NodeId(0), NodeId(1), Time::ZERO, &mut rng()) else {
+            panic!()
+        };
         assert_eq!(at, Time::from_nanos(10_000_000));
         net.heal();
-        let Routing::Deliver { at, .. } = net.route(NodeId(0), NodeId(1), Time::ZERO, &mut rng()) else { panic!() };
+        let Routing::Deliver { at, .. } = net.route(NodeId(0), NodeId(1), Time::ZERO, &mut rng()) else {
+            panic!()
+        };
         assert_eq!(at, Time::from_nanos(1_000_000));
     }
 }

@@ -154,7 +154,13 @@ pub(crate) struct Effects<P: Protocol> {
 
 impl<P: Protocol> Effects<P> {
     pub fn new() -> Effects<P> {
-        Effects { sends: Vec::new(), timers: Vec::new(), cancels: Vec::new(), completions: Vec::new(), next_timer: 0 }
+        Effects {
+            sends: Vec::new(),
+            timers: Vec::new(),
+            cancels: Vec::new(),
+            completions: Vec::new(),
+            next_timer: 0,
+        }
     }
 }
 

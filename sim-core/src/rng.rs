@@ -106,7 +106,11 @@ impl<'de> Deserialize<'de> for Probability {
                 let number = text.trim().strip_suffix('%').ok_or_else(|| {
                     D::Error::custom(format!("invalid probability {text:?}: expected a number in [0, 1] or a percentage like \"1%\""))
                 })?;
-                number.trim().parse::<f64>().map_err(|_| D::Error::custom(format!("invalid percentage {text:?}")))? / 100.0
+                number
+                    .trim()
+                    .parse::<f64>()
+                    .map_err(|_| D::Error::custom(format!("invalid percentage {text:?}")))?
+                    / 100.0
             }
         };
         if !(0.0..=1.0).contains(&p) {

@@ -96,11 +96,15 @@ impl std::fmt::Display for RunEnd {
             RunEnd::Quiescent => write!(f, "quiescent (nothing left to happen)"),
             RunEnd::Limit { limit, node: Some(node) } => write!(f, "limit exceeded: {limit} (by {node})"),
             RunEnd::Limit { limit, node: None } => write!(f, "limit exceeded: {limit}"),
-            RunEnd::Panic { node, event, message } => write!(f, "{node} panicked handling {event}: {message}"),
+            RunEnd::Panic { node, event, message } => {
+                write!(f, "{node} panicked handling {event}: {message}")
+            }
             RunEnd::Invariant { name, node: Some(node), message } => {
                 write!(f, "invariant {name} violated after a step of {node}: {message}")
             }
-            RunEnd::Invariant { name, node: None, message } => write!(f, "invariant {name} violated: {message}"),
+            RunEnd::Invariant { name, node: None, message } => {
+                write!(f, "invariant {name} violated: {message}")
+            }
         }
     }
 }
@@ -329,7 +333,8 @@ impl<P: Protocol> SimBuilder<P> {
         if let Some(latency) = Some(&self.net.latency) {
             latency.validate().map_err(|e| format!("network latency: {e}"))?;
         }
-        let time_max = self.limits.time_max.unwrap_or(Time::ZERO + self.pacing.duration + Duration::from_secs(60));
+        let time_max =
+            self.limits.time_max.unwrap_or(Time::ZERO + self.pacing.duration + Duration::from_secs(60));
         let protocol = self.protocol;
         let servers = cluster.servers().iter().map(|&id| Some(protocol.server(id, &cluster))).collect();
         let clients = cluster.clients().iter().map(|&id| protocol.client(id, &cluster)).collect();
@@ -383,7 +388,10 @@ fn validate_schedule(schedule: &FaultSchedule, cluster: &Cluster) -> Result<(), 
     for entry in schedule.entries() {
         let check = |node: NodeId| {
             if node.index() >= nodes {
-                Err(format!("fault at {} ({}) names {node}, but there are only {nodes} nodes", entry.at, entry.fault))
+                Err(format!(
+                    "fault at {} ({}) names {node}, but there are only {nodes} nodes",
+                    entry.at, entry.fault
+                ))
             } else {
                 Ok(())
             }
@@ -392,12 +400,16 @@ fn validate_schedule(schedule: &FaultSchedule, cluster: &Cluster) -> Result<(), 
             Fault::Crash { node } | Fault::Restart { node } => {
                 check(*node)?;
                 if !cluster.is_server(*node) {
-                    return Err(format!("fault at {} ({}): only servers can crash and restart", entry.at, entry.fault));
+                    return Err(format!(
+                        "fault at {} ({}): only servers can crash and restart",
+                        entry.at, entry.fault
+                    ));
                 }
             }
-            Fault::Pause { node } | Fault::Resume { node } | Fault::Slow { node, .. } | Fault::ClockJump { node, .. } => {
-                check(*node)?
-            }
+            Fault::Pause { node }
+            | Fault::Resume { node }
+            | Fault::Slow { node, .. }
+            | Fault::ClockJump { node, .. } => check(*node)?,
             Fault::Partition { cut } => {
                 let all: Vec<NodeId> = (0..nodes as u32).map(NodeId).collect();
                 for (a, b) in cut.directed_pairs(&all) {
@@ -481,6 +493,9 @@ impl<P: Protocol> Sim<P> {
     /// Runs every event up to and including virtual time `until`; returns
     /// false once the run has ended.
     pub fn run_until(&mut self, until: Time) -> bool {
+        if !self.started {
+            self.start();
+        }
         while self.end.is_none() && self.queue.peek().is_some_and(|e| e.time <= until) {
             self.step();
         }
@@ -512,12 +527,15 @@ impl<P: Protocol> Sim<P> {
             self.finish(RunEnd::TimeLimit);
             return false;
         }
-        self.now = next.time;
-        self.events += 1;
-        if self.events > self.limits.events_max {
-            self.finish(RunEnd::Limit { limit: format!("events_max={}", self.limits.events_max), node: None });
+        if self.events == self.limits.events_max {
+            self.finish(RunEnd::Limit {
+                limit: format!("events_max={}", self.limits.events_max),
+                node: None,
+            });
             return false;
         }
+        self.now = next.time;
+        self.events += 1;
         self.handle(next.event);
         if self.end.is_none() && self.clients_active == 0 && !self.client_state.is_empty() {
             self.finish(RunEnd::Finished);
@@ -572,7 +590,13 @@ impl<P: Protocol> Sim<P> {
             Status::Down => {
                 self.stats.dropped_down += 1;
                 let reason = DropReason::Down;
-                self.tracer.record::<P::Msg, P::Timer>(TraceEvent::Drop { t: self.now, mid, from, to, reason });
+                self.tracer.record::<P::Msg, P::Timer>(TraceEvent::Drop {
+                    t: self.now,
+                    mid,
+                    from,
+                    to,
+                    reason,
+                });
             }
             Status::Paused => {
                 let _ = self.defer_if_paused(to, Event::Deliver { mid, from, to, msg });
@@ -589,7 +613,9 @@ impl<P: Protocol> Sim<P> {
         if !self.timers[node.index()].contains(&id) {
             return;
         }
-        let Some(Event::Timer { node, id, timer }) = self.defer_if_paused(node, Event::Timer { node, id, timer }) else {
+        let Some(Event::Timer { node, id, timer }) =
+            self.defer_if_paused(node, Event::Timer { node, id, timer })
+        else {
             return;
         };
         self.timers[node.index()].remove(&id);
@@ -603,7 +629,9 @@ impl<P: Protocol> Sim<P> {
 
     fn invoke(&mut self, client: usize) {
         let node = self.client_node(client);
-        let Some(Event::Invoke { client }) = self.defer_if_paused(node, Event::Invoke { client }) else { return };
+        let Some(Event::Invoke { client }) = self.defer_if_paused(node, Event::Invoke { client }) else {
+            return;
+        };
         let deadline = Time::ZERO + self.pacing.duration;
         let op = match self.workload.as_mut() {
             Some(workload) if self.now < deadline => workload.next_op(client, &mut self.workload_rng),
@@ -617,7 +645,13 @@ impl<P: Protocol> Sim<P> {
         let id = OpId(self.next_op);
         self.next_op += 1;
         let process = self.client_state[client].process;
-        self.tracer.record::<P::Msg, P::Timer>(TraceEvent::Invoke { t: self.now, node, process, op_id: id, op: &op });
+        self.tracer.record::<P::Msg, P::Timer>(TraceEvent::Invoke {
+            t: self.now,
+            node,
+            process,
+            op_id: id,
+            op: &op,
+        });
         self.history.push(Record {
             process,
             kind: RecordType::Invoke,
@@ -663,7 +697,14 @@ impl<P: Protocol> Sim<P> {
     }
 
     /// Records the completion of the client's current operation and schedules its next one.
-    fn resolve(&mut self, client: usize, op: OpId, kind: RecordType, value: Option<Value>, error: Option<String>) {
+    fn resolve(
+        &mut self,
+        client: usize,
+        op: OpId,
+        kind: RecordType,
+        value: Option<Value>,
+        error: Option<String>,
+    ) {
         let state = &mut self.client_state[client];
         let (_, invoked) = state.current.take().expect("resolving the current operation");
         let value = value.unwrap_or(invoked.value);
@@ -677,7 +718,15 @@ impl<P: Protocol> Sim<P> {
             kind,
             value: &value,
         });
-        self.history.push(Record { process, kind, f: invoked.f, key: invoked.key, value, time: self.now, error });
+        self.history.push(Record {
+            process,
+            kind,
+            f: invoked.f,
+            key: invoked.key,
+            value,
+            time: self.now,
+            error,
+        });
         let think = self.pacing.think.sample(&mut self.workload_rng);
         self.push(self.now + think, Event::Invoke { client });
     }

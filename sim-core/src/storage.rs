@@ -113,7 +113,11 @@ impl Storage {
 
     /// Every key starting with `prefix`, in key order.
     pub fn keys(&self, prefix: &str) -> Vec<String> {
-        self.current.range(prefix.to_string()..).take_while(|(k, _)| k.starts_with(prefix)).map(|(k, _)| k.clone()).collect()
+        self.current
+            .range(prefix.to_string()..)
+            .take_while(|(k, _)| k.starts_with(prefix))
+            .map(|(k, _)| k.clone())
+            .collect()
     }
 
     /// Makes every write so far durable.

@@ -275,7 +275,8 @@ fn write_line<W: Write + ?Sized, E: Serialize>(out: &mut W, event: &E, error: &m
     if error.is_some() {
         return;
     }
-    let result = serde_json::to_writer(&mut *out, event).map_err(io::Error::from).and_then(|()| out.write_all(b"\n"));
+    let result =
+        serde_json::to_writer(&mut *out, event).map_err(io::Error::from).and_then(|()| out.write_all(b"\n"));
     if let Err(e) = result {
         *error = Some(e);
     }
@@ -308,7 +309,13 @@ mod tests {
     fn memory_sink_writes_json_lines() {
         let mut tracer = Tracer::new(TraceSink::Memory(Vec::new()));
         let msg = "ping".to_string();
-        tracer.record(Event::Send { t: Time::from_nanos(7), mid: 3, from: NodeId(0), to: NodeId(1), msg: &msg });
+        tracer.record(Event::Send {
+            t: Time::from_nanos(7),
+            mid: 3,
+            from: NodeId(0),
+            to: NodeId(1),
+            msg: &msg,
+        });
         let text = String::from_utf8(tracer.finish().unwrap().unwrap()).unwrap();
         assert_eq!(text, "{\"ev\":\"send\",\"t\":7,\"mid\":3,\"from\":0,\"to\":1,\"msg\":\"ping\"}\n");
     }

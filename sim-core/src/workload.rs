@@ -141,7 +141,8 @@ mod tests {
 
     #[test]
     fn register_mix_follows_weights() {
-        let mut workload = RegisterWorkload { keys: 2, mix: RegisterMix { read: 1, write: 0, cas: 1 }, values: 3 };
+        let mut workload =
+            RegisterWorkload { keys: 2, mix: RegisterMix { read: 1, write: 0, cas: 1 }, values: 3 };
         let mut rng = SimRng::new(Seed(1), Stream::Workload);
         let ops: Vec<Op> = (0..1000).map(|_| workload.next_op(0, &mut rng).unwrap()).collect();
         assert!(!ops.iter().any(|op| op.f == "write"));
