@@ -113,7 +113,9 @@ impl Node<Register> for Server {
         if self.config.durable {
             // A torn register is treated as never written: it was never acknowledged.
             for name in ctx.storage().keys("reg/") {
-                if let (Ok(key), Ok(Some(value))) = (name["reg/".len()..].parse(), ctx.storage().get::<i64>(&name)) {
+                if let (Ok(key), Ok(Some(value))) =
+                    (name["reg/".len()..].parse(), ctx.storage().get::<i64>(&name))
+                {
                     self.registers.insert(key, value);
                 }
             }
@@ -144,7 +146,8 @@ pub struct RegisterClient {
 
 impl Client<Register> for RegisterClient {
     fn on_invoke(&mut self, ctx: &mut Context<'_, Register>, id: OpId, op: Op) {
-        let (Some(command), Some(Value::Int(key))) = (Command::from_op(&op), op.key.clone().or(Some(Value::Int(0))))
+        let (Some(command), Some(Value::Int(key))) =
+            (Command::from_op(&op), op.key.clone().or(Some(Value::Int(0))))
         else {
             ctx.complete(id, Outcome::Fail(format!("register cannot perform {:?}", op.f)));
             return;

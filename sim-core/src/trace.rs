@@ -144,6 +144,112 @@ pub enum TraceEvent<'a, M, T> {
     },
 }
 
+impl<M: Serialize, T: Serialize> TraceEvent<'_, M, T> {
+    /// Appends the event as one JSON line: the same text `serde_json` makes of
+    /// it, written by hand because the trace is on the hot path.
+    pub fn write_json(&self, out: &mut Vec<u8>) {
+        let mut line = Line(out);
+        match self {
+            TraceEvent::Start { t, node } => {
+                line.open("start", *t);
+                line.number("node", node.0.into());
+            }
+            TraceEvent::Send { t, mid, from, to, msg } => {
+                line.open("send", *t);
+                line.number("mid", *mid);
+                line.number("from", from.0.into());
+                line.number("to", to.0.into());
+                line.value("msg", msg);
+            }
+            TraceEvent::Deliver { t, mid, from, to } => {
+                line.open("deliver", *t);
+                line.number("mid", *mid);
+                line.number("from", from.0.into());
+                line.number("to", to.0.into());
+            }
+            TraceEvent::Drop { t, mid, from, to, reason } => {
+                line.open("drop", *t);
+                line.number("mid", *mid);
+                line.number("from", from.0.into());
+                line.number("to", to.0.into());
+                line.value("reason", reason);
+            }
+            TraceEvent::Duplicate { t, mid } => {
+                line.open("duplicate", *t);
+                line.number("mid", *mid);
+            }
+            TraceEvent::Defer { t, node } => {
+                line.open("defer", *t);
+                line.number("node", node.0.into());
+            }
+            TraceEvent::Timer { t, node, id, timer } => {
+                line.open("timer", *t);
+                line.number("node", node.0.into());
+                line.number("id", id.0);
+                line.value("timer", timer);
+            }
+            TraceEvent::Fault { t, fault } => {
+                line.open("fault", *t);
+                line.value("fault", fault);
+            }
+            TraceEvent::StorageLoss { t, node, lost_writes, torn_key } => {
+                line.open("storage-loss", *t);
+                line.number("node", node.0.into());
+                line.number("lost_writes", *lost_writes as u64);
+                line.value("torn_key", torn_key);
+            }
+            TraceEvent::Invoke { t, node, process, op_id, op } => {
+                line.open("invoke", *t);
+                line.number("node", node.0.into());
+                line.number("process", *process);
+                line.number("op_id", op_id.0);
+                line.value("op", op);
+            }
+            TraceEvent::Complete { t, node, process, op_id, kind, value } => {
+                line.open("complete", *t);
+                line.number("node", node.0.into());
+                line.number("process", *process);
+                line.number("op_id", op_id.0);
+                line.value("kind", kind);
+                line.value("value", value);
+            }
+            TraceEvent::End { t, outcome } => {
+                line.open("end", *t);
+                line.value("outcome", outcome);
+            }
+        }
+        line.0.extend_from_slice(b"}\n");
+    }
+}
+
+/// Writes the fields of one JSON object.
+struct Line<'a>(&'a mut Vec<u8>);
+
+impl Line<'_> {
+    fn open(&mut self, ev: &str, t: Time) {
+        self.0.extend_from_slice(b"{\"ev\":\"");
+        self.0.extend_from_slice(ev.as_bytes());
+        self.0.extend_from_slice(b"\",\"t\":");
+        self.0.extend_from_slice(itoa::Buffer::new().format(t.as_nanos()).as_bytes());
+    }
+
+    fn key(&mut self, key: &str) {
+        self.0.extend_from_slice(b",\"");
+        self.0.extend_from_slice(key.as_bytes());
+        self.0.extend_from_slice(b"\":");
+    }
+
+    fn number(&mut self, key: &str, n: u64) {
+        self.key(key);
+        self.0.extend_from_slice(itoa::Buffer::new().format(n).as_bytes());
+    }
+
+    fn value<V: Serialize + ?Sized>(&mut self, key: &str, value: &V) {
+        self.key(key);
+        serde_json::to_writer(&mut *self.0, value).expect("trace values serialise to JSON");
+    }
+}
+
 /// A fixed, platform-independent 64-bit hash (FxHash's mixing step).
 #[derive(Clone, Copy, Debug)]
 pub struct TraceHasher {
@@ -225,13 +331,17 @@ pub struct Tracer {
     hash: u64,
     count: u64,
     sink: TraceSink,
+    /// Lines waiting to go to a `Writer` sink: one big write instead of many small ones.
+    buffer: Vec<u8>,
     error: Option<io::Error>,
 }
+
+const FLUSH_AT: usize = 1 << 16;
 
 impl Tracer {
     /// A tracer writing to `sink`.
     pub fn new(sink: TraceSink) -> Tracer {
-        Tracer { hash: SEED, count: 0, sink, error: None }
+        Tracer { hash: SEED, count: 0, sink, buffer: Vec::new(), error: None }
     }
 
     /// Records one event.
@@ -243,8 +353,13 @@ impl Tracer {
         self.count += 1;
         match &mut self.sink {
             TraceSink::Hash => {}
-            TraceSink::Memory(buffer) => write_line(buffer, &event, &mut self.error),
-            TraceSink::Writer(writer) => write_line(writer, &event, &mut self.error),
+            TraceSink::Memory(buffer) => event.write_json(buffer),
+            TraceSink::Writer(writer) => {
+                event.write_json(&mut self.buffer);
+                if self.buffer.len() >= FLUSH_AT {
+                    flush(writer, &mut self.buffer, &mut self.error);
+                }
+            }
         }
     }
 
@@ -266,20 +381,25 @@ impl Tracer {
         match std::mem::replace(&mut self.sink, TraceSink::Hash) {
             TraceSink::Hash => Ok(None),
             TraceSink::Memory(buffer) => Ok(Some(buffer)),
-            TraceSink::Writer(mut writer) => writer.flush().map(|()| None),
+            TraceSink::Writer(mut writer) => {
+                flush(&mut writer, &mut self.buffer, &mut self.error);
+                match self.error.take() {
+                    Some(error) => Err(error),
+                    None => writer.flush().map(|()| None),
+                }
+            }
         }
     }
 }
 
-fn write_line<W: Write + ?Sized, E: Serialize>(out: &mut W, event: &E, error: &mut Option<io::Error>) {
-    if error.is_some() {
-        return;
-    }
-    let result =
-        serde_json::to_writer(&mut *out, event).map_err(io::Error::from).and_then(|()| out.write_all(b"\n"));
-    if let Err(e) = result {
+
+fn flush(writer: &mut Box<dyn Write + Send>, buffer: &mut Vec<u8>, error: &mut Option<io::Error>) {
+    if error.is_none()
+        && let Err(e) = writer.write_all(buffer)
+    {
         *error = Some(e);
     }
+    buffer.clear();
 }
 
 #[cfg(test)]
@@ -303,6 +423,38 @@ mod tests {
         assert_eq!(ab, run(vec![send(&msg_a), deliver()]));
         assert_ne!(ab, run(vec![send(&msg_b), deliver()]));
         assert_ne!(ab, run(vec![deliver(), send(&msg_a)]));
+    }
+
+    #[test]
+    fn hand_written_json_matches_serde() {
+        use crate::fault::{Cut, Fault};
+        let (msg, timer) = ("m\"sg".to_string(), 7u8);
+        let fault = Fault::Partition { cut: Cut::Isolate { node: NodeId(2) } };
+        let op = Op::new("cas", vec![1, 2]).on_key(3);
+        let value = Value::Nil;
+        let t = Time::from_nanos(12);
+        let (a, b) = (NodeId(1), NodeId(4));
+        let events: Vec<TraceEvent<'_, String, u8>> = vec![
+            TraceEvent::Start { t, node: a },
+            TraceEvent::Send { t, mid: 9, from: a, to: b, msg: &msg },
+            TraceEvent::Deliver { t, mid: 9, from: a, to: b },
+            TraceEvent::Drop { t, mid: 9, from: a, to: b, reason: DropReason::Loss },
+            TraceEvent::Duplicate { t, mid: 9 },
+            TraceEvent::Defer { t, node: b },
+            TraceEvent::Timer { t, node: a, id: TimerId(5), timer: &timer },
+            TraceEvent::Fault { t, fault: &fault },
+            TraceEvent::StorageLoss { t, node: a, lost_writes: 2, torn_key: Some("log/1") },
+            TraceEvent::StorageLoss { t, node: a, lost_writes: 2, torn_key: None },
+            TraceEvent::Invoke { t, node: b, process: 3, op_id: OpId(8), op: &op },
+            TraceEvent::Complete { t, node: b, process: 3, op_id: OpId(8), kind: RecordType::Info, value: &value },
+            TraceEvent::End { t, outcome: "n1 panicked" },
+        ];
+        for event in events {
+            let mut fast = Vec::new();
+            event.write_json(&mut fast);
+            let reference = serde_json::to_string(&event).unwrap() + "\n";
+            assert_eq!(String::from_utf8(fast).unwrap(), reference);
+        }
     }
 
     #[test]
