@@ -14,8 +14,8 @@ use std::io::BufWriter;
 
 use serde::Serialize;
 use sim_core::{
-    Client, Cluster, Context, Duration, Latency, Limits, NetConfig, Node, NodeId, Op, OpId, Probability, Protocol,
-    RunReport, Seed, Sim, Time, TimerId, TraceSink,
+    Client, Cluster, Context, Duration, Latency, Limits, NetConfig, Node, NodeId, Op, OpId, Probability,
+    Protocol, RunReport, Seed, Sim, Time, TimerId, TraceSink,
 };
 
 #[derive(Clone, Copy)]

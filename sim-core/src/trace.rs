@@ -148,6 +148,7 @@ impl<M: Serialize, T: Serialize> TraceEvent<'_, M, T> {
     /// Appends the event as one JSON line: the same text `serde_json` makes of
     /// it, written by hand because the trace is on the hot path.
     pub fn write_json(&self, out: &mut Vec<u8>) {
+        out.reserve(160);
         let mut line = Line(out);
         match self {
             TraceEvent::Start { t, node } => {
@@ -226,6 +227,7 @@ impl<M: Serialize, T: Serialize> TraceEvent<'_, M, T> {
 struct Line<'a>(&'a mut Vec<u8>);
 
 impl Line<'_> {
+    #[inline(always)]
     fn open(&mut self, ev: &str, t: Time) {
         self.0.extend_from_slice(b"{\"ev\":\"");
         self.0.extend_from_slice(ev.as_bytes());
@@ -233,15 +235,21 @@ impl Line<'_> {
         self.0.extend_from_slice(itoa::Buffer::new().format(t.as_nanos()).as_bytes());
     }
 
+    #[inline(always)]
     fn key(&mut self, key: &str) {
         self.0.extend_from_slice(b",\"");
         self.0.extend_from_slice(key.as_bytes());
         self.0.extend_from_slice(b"\":");
     }
 
+    #[inline(always)]
     fn number(&mut self, key: &str, n: u64) {
         self.key(key);
-        self.0.extend_from_slice(itoa::Buffer::new().format(n).as_bytes());
+        if n < 10 {
+            self.0.push(b'0' + n as u8);
+        } else {
+            self.0.extend_from_slice(itoa::Buffer::new().format(n).as_bytes());
+        }
     }
 
     fn value<V: Serialize + ?Sized>(&mut self, key: &str, value: &V) {
@@ -392,7 +400,6 @@ impl Tracer {
     }
 }
 
-
 fn flush(writer: &mut Box<dyn Write + Send>, buffer: &mut Vec<u8>, error: &mut Option<io::Error>) {
     if error.is_none()
         && let Err(e) = writer.write_all(buffer)
@@ -446,7 +453,14 @@ mod tests {
             TraceEvent::StorageLoss { t, node: a, lost_writes: 2, torn_key: Some("log/1") },
             TraceEvent::StorageLoss { t, node: a, lost_writes: 2, torn_key: None },
             TraceEvent::Invoke { t, node: b, process: 3, op_id: OpId(8), op: &op },
-            TraceEvent::Complete { t, node: b, process: 3, op_id: OpId(8), kind: RecordType::Info, value: &value },
+            TraceEvent::Complete {
+                t,
+                node: b,
+                process: 3,
+                op_id: OpId(8),
+                kind: RecordType::Info,
+                value: &value,
+            },
             TraceEvent::End { t, outcome: "n1 panicked" },
         ];
         for event in events {
