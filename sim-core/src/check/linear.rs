@@ -67,6 +67,7 @@ pub(crate) enum Outcome<S> {
 }
 
 /// The result of one search.
+#[cfg(test)]
 #[derive(Clone, Debug)]
 pub(crate) struct Searched<S> {
     pub outcome: Outcome<S>,
@@ -200,16 +201,21 @@ impl Numbering {
 }
 
 /// Searches for a linearization of `ops` from `init`.
+#[cfg(test)]
 pub(crate) fn search<M: Model>(
     model: &M,
     init: M::State,
     ops: &[PartOp<M::Op>],
     limits: Limits<'_>,
 ) -> Searched<M::State> {
-    Search::new(model, init, ops, limits).run()
+    let mut search = Search::new(model, init, ops, limits);
+    let outcome = search.resume(u64::MAX).expect("an unpaused search ends");
+    Searched { outcome, states: search.states() }
 }
 
-struct Search<'a, M: Model> {
+/// A search that can pause after a number of states and resume later, so
+/// that parts can be searched in rounds and stop once one fails.
+pub(crate) struct Search<'a, M: Model> {
     model: &'a M,
     ops: &'a [PartOp<M::Op>],
     limits: Limits<'a>,
@@ -222,16 +228,22 @@ struct Search<'a, M: Model> {
     state: M::State,
     states: u64,
     best: Option<(u32, usize, Stuck<M::State>)>,
+    entry: u32,
+    done: usize,
 }
 
 impl<'a, M: Model> Search<'a, M> {
-    fn new(model: &'a M, init: M::State, ops: &'a [PartOp<M::Op>], limits: Limits<'a>) -> Self {
+    /// A search of `ops` from `init`, not started.
+    pub(crate) fn new(model: &'a M, init: M::State, ops: &'a [PartOp<M::Op>], limits: Limits<'a>) -> Self {
         let numbering = Numbering::new(ops);
+        let list = List::new(ops);
         Search {
+            entry: list.next[HEAD as usize],
+            done: 0,
             model,
             ops,
             limits,
-            list: List::new(ops),
+            list,
             required: Bits::new(numbering.required_count),
             optional: Bits::new(numbering.optional_count),
             memo: Memo::new(numbering.optional_count),
@@ -243,43 +255,47 @@ impl<'a, M: Model> Search<'a, M> {
         }
     }
 
-    fn run(mut self) -> Searched<M::State> {
-        let outcome = self.walk();
-        Searched { outcome, states: self.states }
+    /// Configurations visited so far.
+    pub(crate) fn states(&self) -> u64 {
+        self.states
     }
 
-    fn walk(&mut self) -> Outcome<M::State> {
-        let mut done = 0;
-        let mut entry = self.list.next[HEAD as usize];
+    /// Searches on until it ends, or returns `None` once `states_until`
+    /// configurations have been visited. Call again to go on.
+    pub(crate) fn resume(&mut self, states_until: u64) -> Option<Outcome<M::State>> {
         loop {
-            if done == self.numbering.required_count {
-                return Outcome::Linearizable;
+            if self.done == self.numbering.required_count {
+                return Some(Outcome::Linearizable);
             }
-            assert!(entry != HEAD, "walked past every entry with required ops left: done={done}");
+            let entry = self.entry;
+            assert!(entry != HEAD, "walked past every entry with required ops left: done={}", self.done);
             let tagged = self.list.op_of[entry as usize];
             let op = (tagged & !RETURN) as usize;
             if tagged & RETURN == 0 {
-                if self.try_linearize(op) {
-                    done += usize::from(self.numbering.required[op]);
-                    if let Some(gave_up) = self.over_limits() {
-                        return Outcome::Unknown(gave_up);
-                    }
-                    entry = self.list.next[HEAD as usize];
-                } else {
-                    entry = self.list.next[entry as usize];
+                if !self.try_linearize(op) {
+                    self.entry = self.list.next[entry as usize];
+                    continue;
+                }
+                self.done += usize::from(self.numbering.required[op]);
+                self.entry = self.list.next[HEAD as usize];
+                if let Some(gave_up) = self.over_limits() {
+                    return Some(Outcome::Unknown(gave_up));
+                }
+                if self.states >= states_until {
+                    return None;
                 }
                 continue;
             }
             self.note_stuck(entry, op);
             let Some((op, state)) = self.stack.pop() else {
                 let (_, _, stuck) = self.best.take().expect("stuck at least once");
-                return Outcome::NotLinearizable(stuck);
+                return Some(Outcome::NotLinearizable(stuck));
             };
             self.state = state;
             self.mark(op, false);
             self.list.unlift(op);
-            done -= usize::from(self.numbering.required[op]);
-            entry = self.list.next[self.list.call_of[op] as usize];
+            self.done -= usize::from(self.numbering.required[op]);
+            self.entry = self.list.next[self.list.call_of[op] as usize];
         }
     }
 
@@ -292,6 +308,11 @@ impl<'a, M: Model> Search<'a, M> {
         let Some(next) = self.model.step(&self.state, &self.ops[op].op) else {
             return false;
         };
+        // An optional op that leaves the state alone only uses up an option:
+        // the current configuration dominates the one it would lead to.
+        if !self.numbering.required[op] && next == self.state {
+            return false;
+        }
         self.mark(op, true);
         if !self.memo.visit(&self.required, &self.optional, next.clone(), hash_of(&next)) {
             self.mark(op, false);
@@ -396,5 +417,6 @@ mod tests {
         let limits = Limits { states_max: 3, ..NO_LIMITS };
         let result = search(&Register::new(Value::Nil), 0, &ops, limits);
         assert!(matches!(result.outcome, Outcome::Unknown(GaveUp::States)), "{result:?}");
+        assert_eq!(result.states, 3);
     }
 }

@@ -168,7 +168,7 @@ impl<S: Eq> Memo<S> {
     /// An empty table for optional sets of `optional_len` elements.
     pub(crate) fn new(optional_len: usize) -> Memo<S> {
         Memo {
-            slots: vec![0; 1024],
+            slots: vec![0; 64],
             entries: Vec::new(),
             keys: Vec::new(),
             nodes: Vec::new(),

@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 
-use crate::check::linear::{self, GaveUp, Limits, Outcome, PartOp, Searched, Stuck};
+use crate::check::linear::{GaveUp, Limits, Outcome, PartOp, Search, Stuck};
 use crate::check::model::{Interner, Model, ModelError, Prepared};
 use crate::check::verdict::{OpRef, PartReport, Report, Verdict, Violation};
 use crate::history::{History, HistoryError, Operation};
@@ -65,10 +65,13 @@ pub fn check_history<M: Model>(
 /// Checks paired operations for linearizability against `model`.
 pub fn check<M: Model>(model: &M, ops: &[Operation], options: &CheckOptions) -> Result<Report, CheckError> {
     let parts = prepare_parts(model, ops)?;
-    let results = run_parts(model, &parts, options);
+    let (outcomes, states) = run_parts(model, &parts, options);
     let skipped = ops.len() - parts.iter().map(|p| p.ops.len()).sum::<usize>();
-    let parts: Vec<PartReport> =
-        parts.iter().zip(results).map(|(part, result)| part_report(model, ops, part, result)).collect();
+    let parts: Vec<PartReport> = parts
+        .iter()
+        .zip(outcomes.into_iter().zip(states))
+        .map(|(part, (outcome, states))| part_report(model, ops, part, states, outcome))
+        .collect();
     let verdict =
         parts.iter().map(|p| p.verdict).max_by_key(|v| verdict_rank(*v)).unwrap_or(Verdict::Linearizable);
     Ok(Report {
@@ -131,56 +134,100 @@ fn prepare_part<M: Model>(
     Ok(part)
 }
 
-fn run_parts<M: Model>(model: &M, parts: &[Part<M>], options: &CheckOptions) -> Vec<Searched<M::State>> {
-    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
-    let threads = if options.threads == 0 { cores } else { options.threads }.min(parts.len()).max(1);
+/// Each part's outcome; `None` where the search stopped early.
+type Outcomes<S> = Vec<Option<Outcome<S>>>;
+
+/// The first round's configurations per part; each round allows four times
+/// more. The first round runs on the calling thread: most parts of most
+/// histories finish in it, and threads would cost more than they save.
+const ROUND_FIRST: u64 = 1 << 10;
+const ROUND_GROWTH: u64 = 4;
+
+/// Searches every part, in rounds of growing budget so that the check can
+/// stop as soon as one part is not linearizable. Each part's result depends
+/// only on the round budgets, never on thread timing.
+fn run_parts<M: Model>(
+    model: &M,
+    parts: &[Part<M>],
+    options: &CheckOptions,
+) -> (Outcomes<M::State>, Vec<u64>) {
     let limits = Limits {
         states_max: options.budget.states_max,
         memory_max: options.budget.memory_max,
         cancel: options.budget.cancel.as_deref(),
     };
-    let run = |part: &Part<M>| linear::search(model, part.init.clone(), &part.ops, limits);
-    if threads == 1 {
-        return parts.iter().map(run).collect();
+    let searches: Vec<Mutex<Search<'_, M>>> =
+        parts.iter().map(|p| Mutex::new(Search::new(model, p.init.clone(), &p.ops, limits))).collect();
+    let mut outcomes: Vec<Option<Outcome<M::State>>> = vec![None; parts.len()];
+    let mut until = if parts.len() == 1 { u64::MAX } else { ROUND_FIRST };
+    loop {
+        let mut undecided: Vec<usize> = (0..parts.len()).filter(|&i| outcomes[i].is_none()).collect();
+        if undecided.is_empty() {
+            break;
+        }
+        undecided.sort_by_key(|&i| std::cmp::Reverse(parts[i].ops.len()));
+        let threads = if until == ROUND_FIRST { 1 } else { options.threads };
+        for (i, outcome) in run_round(&searches, &undecided, until, threads) {
+            outcomes[i] = outcome;
+        }
+        if outcomes.iter().any(|o| matches!(o, Some(Outcome::NotLinearizable(_)))) {
+            break;
+        }
+        until = until.saturating_mul(ROUND_GROWTH);
     }
-    // Largest parts first so the tail is short; results land in their own slots.
-    let mut order: Vec<usize> = (0..parts.len()).collect();
-    order.sort_by_key(|&i| std::cmp::Reverse(parts[i].ops.len()));
+    let states = searches.iter().map(|s| s.lock().expect("no worker panicked").states()).collect();
+    (outcomes, states)
+}
+
+/// Resumes the `undecided` searches up to `until` states each, on all cores.
+fn run_round<M: Model>(
+    searches: &[Mutex<Search<'_, M>>],
+    undecided: &[usize],
+    until: u64,
+    threads: usize,
+) -> Vec<(usize, Option<Outcome<M::State>>)> {
+    let resume = |i: usize| (i, searches[i].lock().expect("no worker panicked").resume(until));
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let threads = if threads == 0 { cores } else { threads }.min(undecided.len());
+    if threads <= 1 {
+        return undecided.iter().map(|&i| resume(i)).collect();
+    }
     let next = AtomicUsize::new(0);
-    let results: Mutex<Vec<Option<Searched<M::State>>>> = Mutex::new(vec![None; parts.len()]);
+    let results = Mutex::new(Vec::with_capacity(undecided.len()));
     std::thread::scope(|scope| {
         for _ in 0..threads {
             scope.spawn(|| {
-                while let Some(&i) = order.get(next.fetch_add(1, Ordering::Relaxed)) {
-                    let result = run(&parts[i]);
-                    results.lock().expect("no worker panicked")[i] = Some(result);
+                while let Some(&i) = undecided.get(next.fetch_add(1, Ordering::Relaxed)) {
+                    let result = resume(i);
+                    results.lock().expect("no worker panicked").push(result);
                 }
             });
         }
     });
-    results
-        .into_inner()
-        .expect("no worker panicked")
-        .into_iter()
-        .map(|r| r.expect("every part searched"))
-        .collect()
+    results.into_inner().expect("no worker panicked")
 }
 
 fn part_report<M: Model>(
     model: &M,
     ops: &[Operation],
     part: &Part<M>,
-    result: Searched<M::State>,
+    states: u64,
+    outcome: Option<Outcome<M::State>>,
 ) -> PartReport {
     let mut report = PartReport {
         key: part.key.clone(),
         verdict: Verdict::Linearizable,
         operations: part.ops.len(),
-        states: result.states,
+        states,
         violation: None,
         gave_up: None,
     };
-    match result.outcome {
+    let Some(outcome) = outcome else {
+        report.verdict = Verdict::Unknown;
+        report.gave_up = Some("not searched further: another part is not linearizable".into());
+        return report;
+    };
+    match outcome {
         Outcome::Linearizable => {}
         Outcome::NotLinearizable(stuck) => {
             report.verdict = Verdict::NotLinearizable;

@@ -106,9 +106,7 @@ fn prepare_kv(name: &str, op: &Operation, values: &mut Interner) -> Result<Prepa
     }
     let kv_op = match op.f.as_str() {
         "get" | "read" if op.kind == RecordType::Ok => {
-            let s = text(name, op, &op.result)?;
-            values.id(&Value::Str(s.to_string()));
-            KvOp::Get(key, StrHash::of(s))
+            KvOp::Get(key, StrHash::of(text(name, op, &op.result)?))
         }
         "get" | "read" => return Ok(Prepared::Skip),
         "put" | "write" => {
@@ -136,7 +134,7 @@ fn describe_string(s: StrHash, values: &Interner) -> String {
         .find(|v| v.as_str().is_some_and(|t| StrHash::of(t) == s));
     match known {
         Some(v) => v.to_string(),
-        None => format!("<a string of {} bytes never read>", s.len),
+        None => format!("<a string of {} bytes>", s.len),
     }
 }
 
