@@ -247,7 +247,8 @@ fn part_report<M: Model>(
 
 fn violation<M: Model>(model: &M, ops: &[Operation], part: &Part<M>, stuck: Stuck<M::State>) -> Violation {
     let name = |i: usize| OpRef::new(ops, part.origin[i]);
-    let mut pending: Vec<OpRef> = stuck.pending.iter().map(|&i| name(i)).collect();
+    let mut pending: Vec<OpRef> =
+        stuck.pending.iter().filter(|&&i| i != stuck.blocked).map(|&i| name(i)).collect();
     pending.sort_by_key(|op| op.index);
     Violation {
         prefix: stuck.prefix.iter().map(|&i| name(i)).collect(),

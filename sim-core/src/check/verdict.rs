@@ -93,8 +93,8 @@ pub struct Violation {
     pub prefix: Vec<OpRef>,
     /// The model state after that prefix.
     pub state: String,
-    /// The operations that cannot be ordered: invoked, not in the prefix, and
-    /// none of them can come next and let `blocked` complete.
+    /// The other operations that cannot be ordered: invoked, not in the
+    /// prefix, and none of them can come next and let `blocked` complete.
     pub pending: Vec<OpRef>,
     /// The operation whose completion no order could reach.
     pub blocked: OpRef,
@@ -204,9 +204,13 @@ fn write_part(f: &mut fmt::Formatter<'_>, part: &PartReport) -> fmt::Result {
         writeln!(f, "    {op}")?;
     }
     writeln!(f, "  state after it: {}", v.state)?;
-    writeln!(f, "  then none of these can take effect next:")?;
-    for op in &v.pending {
-        writeln!(f, "    {op}")?;
+    writeln!(f, "  this operation must take effect before it completes, but cannot from there:")?;
+    writeln!(f, "    {}", v.blocked)?;
+    if !v.pending.is_empty() {
+        writeln!(f, "  nor can any of these concurrent operations take effect first and help:")?;
+        for op in &v.pending {
+            writeln!(f, "    {op}")?;
+        }
     }
-    writeln!(f, "  yet this one must have taken effect before it completed:\n    {}", v.blocked)
+    Ok(())
 }

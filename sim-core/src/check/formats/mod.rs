@@ -12,7 +12,7 @@ mod jsonl;
 
 use std::fmt;
 
-use crate::history::{History, HistoryError, Record};
+use crate::history::{History, HistoryError, Record, Value};
 
 /// An on-disk history format.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -129,6 +129,11 @@ fn check_rules(history: &History, lines: &[usize]) -> Result<(), FormatError> {
     Err(FormatError::Rules(error))
 }
 
+/// Reads one value written as JSON or EDN (e.g. a model's initial value).
+pub fn read_value(text: &str) -> Result<Value, FormatError> {
+    serde_json::from_str(text).or_else(|_| edn::read_value(text.trim(), 1, 1))
+}
+
 /// Guesses the format from the first meaningful characters.
 pub fn detect(text: &str) -> Format {
     let mut rest = text.trim_start_matches(|c: char| c.is_whitespace() || c == ',');
@@ -152,6 +157,14 @@ pub fn detect(text: &str) -> Format {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn reads_values_as_json_or_edn() {
+        assert_eq!(read_value("3").unwrap(), Value::Int(3));
+        assert_eq!(read_value("{\"x\": 0}").unwrap(), read_value("{:x 0}").unwrap());
+        assert_eq!(read_value("nil").unwrap(), Value::Nil);
+        assert!(read_value("[1").is_err());
+    }
 
     #[test]
     fn detects_each_format() {
