@@ -87,14 +87,14 @@ pub fn run(args: CheckArgs) -> anyhow::Result<ExitCode> {
         FormatName::Edn => Format::Edn,
         FormatName::EtcdLog => Format::EtcdLog,
     };
-    let parsed = formats::read(&text, format).with_context(|| format!("{path}"))?;
+    let parsed = formats::read(&text, format).with_context(|| path.clone())?;
     let init = match &args.init {
         Some(text) => formats::read_value(text).context("--init is not an EDN or JSON value")?,
         None => Value::Nil,
     };
     let options = CheckOptions { budget: budget(&args), threads: 0 };
     let started = wall_clock();
-    let mut report = check_with(args.model, init, &parsed, &options).with_context(|| format!("{path}"))?;
+    let mut report = check_with(args.model, init, &parsed, &options).with_context(|| path.clone())?;
     let elapsed_ms = started.elapsed().as_secs_f64() * 1e3;
     report.map_lines(&parsed.lines);
     print_report(&args, &path, &parsed, &report, elapsed_ms)?;
