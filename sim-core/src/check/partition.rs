@@ -257,3 +257,156 @@ fn violation<M: Model>(model: &M, ops: &[Operation], part: &Part<M>, stuck: Stuc
         blocked: name(stuck.blocked),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::check::models::Register;
+    use crate::history::{Record, RecordType, Value};
+    use crate::time::Time;
+
+    /// A tiny deterministic generator for test histories.
+    struct XorShift(u64);
+
+    impl XorShift {
+        fn below(&mut self, n: u64) -> u64 {
+            self.0 ^= self.0 << 13;
+            self.0 ^= self.0 >> 7;
+            self.0 ^= self.0 << 17;
+            self.0 % n
+        }
+    }
+
+    /// Where a simulated client is in its current operation.
+    enum Phase {
+        Idle,
+        Invoked { key: i64, f: &'static str, value: Value },
+        Applied { key: i64, f: &'static str, result: Value, crashed: bool },
+    }
+
+    /// A history of `count` operations over `keys` registers, linearizable by
+    /// construction: each operation takes effect on a sequential register at
+    /// a random moment between its invocation and completion; about 2% crash
+    /// (info) and take effect or not.
+    fn simulated(count: usize, keys: i64, processes: usize, seed: u64) -> History {
+        let mut rng = XorShift(seed);
+        let mut registers = vec![Value::Nil; keys as usize];
+        let mut phases: Vec<Phase> = (0..processes).map(|_| Phase::Idle).collect();
+        let (mut history, mut invoked) = (History::new(), 0);
+        let mut time = 0;
+        while invoked < count || phases.iter().any(|p| !matches!(p, Phase::Idle)) {
+            let p = rng.below(processes as u64) as usize;
+            time += 1;
+            let record = |kind, f: &str, key: i64, value| Record {
+                process: p as u64,
+                kind,
+                f: f.into(),
+                key: Some(Value::Int(key)),
+                value,
+                time: Time::from_nanos(time),
+                error: None,
+            };
+            phases[p] = match std::mem::replace(&mut phases[p], Phase::Idle) {
+                Phase::Idle if invoked == count => Phase::Idle,
+                Phase::Idle => {
+                    invoked += 1;
+                    let key = rng.below(keys as u64) as i64;
+                    let (f, value) = match rng.below(3) {
+                        0 => ("read", Value::Nil),
+                        1 => ("write", Value::Int(rng.below(5) as i64)),
+                        _ => (
+                            "cas",
+                            Value::List(vec![
+                                Value::Int(rng.below(5) as i64),
+                                Value::Int(rng.below(5) as i64),
+                            ]),
+                        ),
+                    };
+                    history.push(record(RecordType::Invoke, f, key, value.clone()));
+                    Phase::Invoked { key, f, value }
+                }
+                Phase::Invoked { key, f, value } => {
+                    let crashed = rng.below(50) == 0;
+                    let register = &mut registers[key as usize];
+                    let applies = !crashed || rng.below(2) == 0;
+                    let result = match (f, &value) {
+                        ("read", _) => register.clone(),
+                        ("write", _) if applies => std::mem::replace(register, value.clone()),
+                        ("cas", Value::List(pair)) if applies && *register == pair[0] => {
+                            *register = pair[1].clone();
+                            value.clone()
+                        }
+                        ("cas", _) => Value::Str("mismatch".into()),
+                        _ => value.clone(),
+                    };
+                    let result = if f == "write" { value } else { result };
+                    Phase::Applied { key, f, result, crashed }
+                }
+                Phase::Applied { key, f, result, crashed } => {
+                    let kind = match (crashed, f, &result) {
+                        (true, ..) => RecordType::Info,
+                        (_, "cas", Value::Str(_)) => RecordType::Fail,
+                        _ => RecordType::Ok,
+                    };
+                    history.push(record(kind, f, key, result));
+                    Phase::Idle
+                }
+            };
+        }
+        history
+    }
+
+    #[test]
+    fn hundred_thousand_operations_over_hundred_keys() {
+        let history = simulated(100_000, 100, 12, 0x5eed);
+        let report =
+            check_history(&Register::with_cas(Value::Nil), &history, &CheckOptions::default()).unwrap();
+        assert_eq!(report.parts.len(), 100);
+        assert_eq!(report.operations, 100_000);
+        assert_eq!(report.verdict, Verdict::Linearizable, "{report}");
+        assert!(report.states < 2_000_000, "states={}", report.states);
+    }
+
+    #[test]
+    fn a_planted_stale_read_is_found_in_a_big_history() {
+        let mut history = simulated(5_000, 10, 6, 7);
+        let last = history
+            .records()
+            .iter()
+            .rev()
+            .find(|r| r.kind == RecordType::Ok && r.f == "read")
+            .unwrap()
+            .clone();
+        let mut records: Vec<Record> = history.records().to_vec();
+        let at = records.iter().rposition(|r| *r == last).unwrap();
+        records[at].value = Value::Int(99);
+        history = records.into_iter().collect();
+        let report =
+            check_history(&Register::with_cas(Value::Nil), &history, &CheckOptions::default()).unwrap();
+        assert_eq!(report.verdict, Verdict::NotLinearizable);
+        let violation = report.violations().next().unwrap().violation.as_ref().unwrap();
+        assert_eq!(violation.blocked.result, Value::Int(99), "{report}");
+    }
+
+    #[test]
+    fn reports_are_deterministic_across_thread_counts() {
+        let history = simulated(3_000, 7, 8, 11);
+        let mut records: Vec<Record> = history.records().to_vec();
+        for record in records.iter_mut().filter(|r| r.kind == RecordType::Ok && r.f == "read").step_by(97) {
+            record.value = Value::Int(42);
+        }
+        let history: History = records.into_iter().collect();
+        let run = |threads| {
+            check_history(
+                &Register::with_cas(Value::Nil),
+                &history,
+                &CheckOptions { threads, ..CheckOptions::default() },
+            )
+            .unwrap()
+        };
+        let one = run(1);
+        assert_eq!(one.verdict, Verdict::NotLinearizable);
+        assert_eq!(one, run(2));
+        assert_eq!(one, run(4));
+    }
+}
