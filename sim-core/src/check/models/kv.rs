@@ -2,9 +2,11 @@
 //!
 //! Per key a string, initially empty: put sets it, append concatenates, get
 //! must return it (nil reads as empty). A string is represented by its length
-//! and two polynomial hashes modulo the Mersenne prime 2^61-1, so appending is
-//! O(1) and states are three words. Two different strings of equal length
-//! collide with probability about len/2^122, far below any hardware error rate.
+//! and two polynomial hashes, so appending is
+//! O(1) and states are three words: one hash modulo the Mersenne prime
+//! 2^61-1, one modulo 2^64 (cheap, and independent of the first). Two
+//! different strings of equal length collide with probability about len/2^61
+//! per comparison even for the first hash alone.
 //! [`Kv`] checks each key alone; [`KvMap`] checks the whole map at once.
 
 use crate::check::model::{Interner, Model, ModelError, Prepared};
@@ -12,7 +14,7 @@ use crate::history::{Operation, RecordType, Value};
 
 const PRIME: u64 = (1 << 61) - 1;
 const BASE_1: u64 = 0x0123_4567_89ab_cdef % PRIME;
-const BASE_2: u64 = 0x1fed_cba9_8765_4321 % PRIME;
+const BASE_2: u64 = 0x1fed_cba9_8765_4321;
 
 /// A string as its length and two hashes.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
@@ -38,7 +40,7 @@ impl StrHash {
         let mut h = StrHash::default();
         for &byte in text.as_bytes() {
             h.h1 = add_mod(mul_mod(h.h1, BASE_1), u64::from(byte) + 1);
-            h.h2 = add_mod(mul_mod(h.h2, BASE_2), u64::from(byte) + 1);
+            h.h2 = h.h2.wrapping_mul(BASE_2).wrapping_add(u64::from(byte) + 1);
         }
         h.len = u32::try_from(text.len()).expect("strings shorter than 4 GiB");
         h
@@ -58,7 +60,7 @@ impl Suffix {
         let (mut pow1, mut pow2) = (1, 1);
         for _ in 0..text.len() {
             pow1 = mul_mod(pow1, BASE_1);
-            pow2 = mul_mod(pow2, BASE_2);
+            pow2 = u64::wrapping_mul(pow2, BASE_2);
         }
         Suffix { hash: StrHash::of(text), pow1, pow2 }
     }
@@ -67,7 +69,7 @@ impl Suffix {
         StrHash {
             len: s.len + self.hash.len,
             h1: add_mod(mul_mod(s.h1, self.pow1), self.hash.h1),
-            h2: add_mod(mul_mod(s.h2, self.pow2), self.hash.h2),
+            h2: s.h2.wrapping_mul(self.pow2).wrapping_add(self.hash.h2),
         }
     }
 }
@@ -99,8 +101,14 @@ fn text<'a>(name: &str, op: &Operation, value: &'a Value) -> Result<&'a str, Mod
     }
 }
 
-fn prepare_kv(name: &str, op: &Operation, values: &mut Interner) -> Result<Prepared<KvOp>, ModelError> {
-    let key = values.id(op.key.as_ref().unwrap_or(&Value::Nil));
+/// Prepares a kv operation; `whole_map` numbers its key (a split part needs no key).
+fn prepare_kv(
+    name: &str,
+    op: &Operation,
+    values: &mut Interner,
+    whole_map: bool,
+) -> Result<Prepared<KvOp>, ModelError> {
+    let key = if whole_map { values.id(op.key.as_ref().unwrap_or(&Value::Nil)) } else { 0 };
     if op.kind == RecordType::Fail {
         return Ok(Prepared::Skip);
     }
@@ -151,7 +159,7 @@ impl Model for Kv {
     }
 
     fn prepare(&self, op: &Operation, values: &mut Interner) -> Result<Prepared<KvOp>, ModelError> {
-        prepare_kv(self.name(), op, values)
+        prepare_kv(self.name(), op, values, false)
     }
 
     fn step(&self, state: &StrHash, op: &KvOp) -> Option<StrHash> {
@@ -182,7 +190,7 @@ impl Model for KvMap {
     }
 
     fn prepare(&self, op: &Operation, values: &mut Interner) -> Result<Prepared<KvOp>, ModelError> {
-        prepare_kv(self.name(), op, values)
+        prepare_kv(self.name(), op, values, true)
     }
 
     fn step(&self, state: &Vec<StrHash>, op: &KvOp) -> Option<Vec<StrHash>> {
