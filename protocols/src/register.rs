@@ -8,8 +8,8 @@
 //! which the replicated protocols are compared.
 //!
 //! With `durable = true` the server writes each change to storage and syncs
-//! before replying, so acknowledged writes survive a crash. With
-//! `sync = false` as well it forgets to sync: acknowledged writes vanish at
+//! before replying, so acknowledged writes survive a crash. With the planted
+//! bug `skip-sync` it forgets to sync: acknowledged writes vanish at
 //! the next crash, which the linearizability checker then catches.
 
 use std::collections::BTreeMap;
@@ -24,9 +24,17 @@ pub struct Register {
     /// Persist every change before replying.
     #[serde(default)]
     pub durable: bool,
-    /// Planted bug: persist without syncing (acknowledged writes can be lost).
+    /// Planted bugs, off by default.
     #[serde(default)]
-    pub skip_sync: bool,
+    pub bugs: Vec<RegisterBug>,
+}
+
+/// The register's planted bugs.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum RegisterBug {
+    /// Persist without syncing: acknowledged writes vanish at a crash.
+    SkipSync,
 }
 
 /// A register command.
@@ -127,7 +135,7 @@ impl Node<Register> for Server {
         let (value, applied) = self.apply(key, &command);
         if let (true, true, Some(value)) = (self.config.durable, applied && command != Command::Read, value) {
             ctx.storage().put(&format!("reg/{key}"), &value);
-            if !self.config.skip_sync {
+            if !self.config.bugs.contains(&RegisterBug::SkipSync) {
                 ctx.storage().sync();
             }
         }

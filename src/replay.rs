@@ -1,0 +1,66 @@
+//! `orrery replay`: rerun a seed and verify its trace hash, so a stale
+//! reproduction is detected rather than trusted.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use anyhow::Context as _;
+use sim_core::TraceSink;
+
+use crate::{exit, load};
+
+/// Arguments of `orrery replay`.
+#[derive(clap::Args)]
+pub struct ReplayArgs {
+    /// The scenario file.
+    pub scenario: PathBuf,
+    /// The seed to replay.
+    #[arg(long)]
+    pub seed: u64,
+    /// The trace hash the seed produced before: 16 hex digits, or a JSON report from `orrery run --json`.
+    #[arg(long, value_name = "HASH|REPORT")]
+    pub expect_hash: Option<String>,
+}
+
+/// Runs `orrery replay`.
+pub fn run(args: ReplayArgs) -> anyhow::Result<ExitCode> {
+    let (scenario, runner) = load(&args.scenario)?;
+    let (outcome, _) = runner.run(args.seed, TraceSink::Hash)?;
+    let expected = args.expect_hash.as_deref().map(expected_hash).transpose()?;
+    println!("scenario   {} ({})", scenario.name, args.scenario.display());
+    println!("seed       {}", args.seed);
+    println!("trace hash {}", outcome.trace_hash);
+    for check in outcome.checks.iter().filter(|c| c.status != crate::runner::Status::Pass) {
+        println!("check      {}: {}", check.name, check.detail);
+    }
+    match expected {
+        None => Ok(ExitCode::SUCCESS),
+        Some(expected) if expected == outcome.trace_hash => {
+            println!("replay     matches the recorded hash");
+            Ok(exit(true))
+        }
+        Some(expected) => {
+            println!(
+                "replay     MISMATCH: recorded {expected}, got {}; the code or the scenario changed since it was recorded",
+                outcome.trace_hash
+            );
+            Ok(exit(false))
+        }
+    }
+}
+
+fn expected_hash(text: &str) -> anyhow::Result<String> {
+    let is_hash = text.len() == 16 && text.bytes().all(|b| b.is_ascii_hexdigit());
+    if is_hash {
+        return Ok(text.to_ascii_lowercase());
+    }
+    let report = std::fs::read_to_string(text).with_context(|| {
+        format!("--expect-hash {text:?} is neither 16 hex digits nor a readable report file")
+    })?;
+    let json: serde_json::Value =
+        serde_json::from_str(&report).with_context(|| format!("{text} is not a JSON report"))?;
+    json["outcome"]["trace_hash"]
+        .as_str()
+        .map(str::to_string)
+        .with_context(|| format!("{text} has no outcome.trace_hash"))
+}

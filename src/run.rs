@@ -1,0 +1,147 @@
+//! `orrery run`: one seed of a scenario, summarised for people or tools.
+
+use std::fs::File;
+use std::io::{BufWriter, Write};
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use anyhow::Context as _;
+use sim_core::{RunReport, TraceSink};
+
+use crate::runner::{SeedOutcome, Status};
+use crate::scenario::Expect;
+use crate::{exit, load};
+
+/// Arguments of `orrery run`.
+#[derive(clap::Args)]
+pub struct RunArgs {
+    /// The scenario file.
+    pub scenario: PathBuf,
+    /// The seed (default: the scenario's own).
+    #[arg(long)]
+    pub seed: Option<u64>,
+    /// Write the trace as JSON lines to this file.
+    #[arg(long, value_name = "FILE")]
+    pub trace: Option<PathBuf>,
+    /// Write the client history as JSON lines to this file.
+    #[arg(long, value_name = "FILE")]
+    pub history: Option<PathBuf>,
+    /// Print the report as JSON instead of text.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// Runs `orrery run`.
+pub fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
+    let (scenario, runner) = load(&args.scenario)?;
+    let seed = args.seed.unwrap_or(scenario.seed);
+    let sink = match &args.trace {
+        Some(path) => {
+            let file =
+                File::create(path).with_context(|| format!("cannot create trace file {}", path.display()))?;
+            TraceSink::Writer(Box::new(BufWriter::new(file)))
+        }
+        None => TraceSink::Hash,
+    };
+    let (outcome, report) = runner.run(seed, sink)?;
+    if let Some(path) = &args.history {
+        let file =
+            File::create(path).with_context(|| format!("cannot create history file {}", path.display()))?;
+        let mut out = BufWriter::new(file);
+        report
+            .history
+            .write_jsonl(&mut out)
+            .and_then(|()| out.flush())
+            .context("cannot write the history")?;
+    }
+    let as_expected = matches!(
+        (scenario.expect, outcome.status),
+        (Expect::Pass, Status::Pass | Status::Unknown) | (Expect::Violation, Status::Fail)
+    );
+    if args.json {
+        let json = serde_json::json!({
+            "scenario": scenario.name,
+            "path": scenario.path,
+            "expect": scenario.expect,
+            "as_expected": as_expected,
+            "outcome": outcome,
+            "end": report.end,
+            "net": report.net,
+            "schedule": report.schedule,
+        });
+        println!("{}", serde_json::to_string_pretty(&json)?);
+    } else {
+        print!(
+            "{}",
+            summary(&scenario.name, &args.scenario, &outcome, &report, scenario.expect, as_expected)
+        );
+    }
+    Ok(exit(as_expected))
+}
+
+/// The human summary of one seed.
+pub fn summary(
+    name: &str,
+    path: &std::path::Path,
+    outcome: &SeedOutcome,
+    report: &RunReport,
+    expect: Expect,
+    as_expected: bool,
+) -> String {
+    use std::fmt::Write as _;
+    let mut out = String::new();
+    let net = &report.net;
+    let faults: Vec<String> = outcome.faults.iter().map(|(k, n)| format!("{k} x{n}")).collect();
+    let _ = writeln!(out, "scenario   {name} ({})", path.display());
+    let _ = writeln!(out, "seed       {}", outcome.seed);
+    let _ = writeln!(out, "simulated  {} of virtual time, {} events", outcome.time, outcome.events);
+    let _ = writeln!(
+        out,
+        "messages   sent {}, delivered {}, dropped {} (partition {}, loss {}, down {}), duplicated {}",
+        net.sent,
+        net.delivered,
+        net.dropped_partition + net.dropped_loss + net.dropped_down,
+        net.dropped_partition,
+        net.dropped_loss,
+        net.dropped_down,
+        net.duplicated
+    );
+    let _ = writeln!(
+        out,
+        "faults     {}",
+        if faults.is_empty() { "none".to_string() } else { faults.join(", ") }
+    );
+    let [ok, fail, info] = outcome.ops;
+    let _ = writeln!(out, "operations ok {ok}, fail {fail}, info {info}");
+    let _ = writeln!(out, "checks");
+    for check in &outcome.checks {
+        let status = match check.status {
+            Status::Pass => "pass",
+            Status::Fail => "FAIL",
+            Status::Unknown => "unknown",
+        };
+        let _ = writeln!(out, "  {:<16} {status:<7} {}", check.name, check.detail);
+    }
+    let _ = writeln!(out, "trace hash {}", outcome.trace_hash);
+    let verdict = match outcome.status {
+        Status::Pass => "pass",
+        Status::Fail => "violation",
+        Status::Unknown => "unknown",
+    };
+    let expected = match expect {
+        Expect::Pass => "pass",
+        Expect::Violation => "violation",
+    };
+    let note = if as_expected { "as expected" } else { "NOT as expected" };
+    let _ = writeln!(out, "verdict    {verdict} (scenario expects {expected}: {note})");
+    if outcome.status == Status::Fail {
+        let _ = writeln!(
+            out,
+            "replay     orrery replay {} --seed {} --expect-hash {}",
+            path.display(),
+            outcome.seed,
+            outcome.trace_hash
+        );
+    }
+    out
+}

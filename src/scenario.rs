@@ -1,0 +1,882 @@
+//! Scenario files: one TOML file says everything about a run.
+//!
+//! Parsing is strict (unknown keys are errors, with a suggestion) and every
+//! error names the file, line, column and field.
+
+use std::fmt;
+use std::path::{Path, PathBuf};
+
+use serde::de::{self, Deserializer, MapAccess, Visitor};
+use serde::{Deserialize, Serialize};
+use sim_core::{
+    Cut, Duration, Fault, FaultSchedule, Latency, Nemesis, NemesisKind, NetConfig, NodeId, Probability,
+    RegisterMix, Time, Topology,
+};
+
+/// What a scenario expects its checks to conclude.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Expect {
+    /// Every check passes on every seed.
+    Pass,
+    /// Some seed shows a violation (the scenario demonstrates a bug).
+    Violation,
+}
+
+/// A parsed, validated scenario.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Scenario {
+    /// Short name, used in reports.
+    pub name: String,
+    /// One line saying what the scenario shows.
+    #[serde(default)]
+    pub description: String,
+    /// The verdict the scenario expects.
+    pub expect: Expect,
+    /// The seed `orrery run` uses when none is given.
+    #[serde(default)]
+    pub seed: u64,
+    /// The protocol and its parameters.
+    pub protocol: ProtocolSpec,
+    /// Servers and where they sit.
+    #[serde(default)]
+    pub cluster: ClusterSpec,
+    /// Latency, loss, duplication.
+    #[serde(default)]
+    pub network: NetworkSpec,
+    /// Clients and what they do.
+    #[serde(default)]
+    pub workload: WorkloadSpec,
+    /// Explicit, timed faults.
+    #[serde(default)]
+    pub faults: Vec<FaultSpec>,
+    /// A random nemesis.
+    pub nemesis: Option<NemesisSpec>,
+    /// Crash effects on storage.
+    #[serde(default)]
+    pub storage: StorageSpec,
+    /// Run limits.
+    #[serde(default)]
+    pub limits: LimitsSpec,
+    /// Which checks to apply.
+    #[serde(default)]
+    pub checks: ChecksSpec,
+    /// Where the file came from (set after parsing).
+    #[serde(skip)]
+    pub path: PathBuf,
+}
+
+/// `[protocol]`: a name, and parameters the protocol itself validates.
+#[derive(Clone, Debug, Deserialize)]
+pub struct ProtocolSpec {
+    /// The protocol's name, e.g. "raft".
+    pub name: String,
+    /// Everything else in the table.
+    #[serde(flatten)]
+    pub params: toml::Table,
+}
+
+/// `[cluster]`: how many servers, and optionally zones and links.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ClusterSpec {
+    /// Number of servers.
+    #[serde(default = "default_servers")]
+    pub servers: usize,
+    /// Latency between nodes in the same rack (when zones are given).
+    #[serde(default = "default_rack_latency")]
+    pub rack_latency: LatencySpec,
+    /// Zones; servers are placed round-robin over them, clients in the first.
+    #[serde(default)]
+    pub zones: Vec<ZoneSpec>,
+    /// Links between zones.
+    #[serde(default)]
+    pub links: Vec<LinkSpec>,
+}
+
+fn default_servers() -> usize {
+    3
+}
+
+fn default_rack_latency() -> LatencySpec {
+    LatencySpec(Latency::constant(Duration::from_micros(200)))
+}
+
+impl Default for ClusterSpec {
+    fn default() -> ClusterSpec {
+        ClusterSpec { servers: 3, rack_latency: default_rack_latency(), zones: Vec::new(), links: Vec::new() }
+    }
+}
+
+/// One zone.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ZoneSpec {
+    /// Its name.
+    pub name: String,
+    /// Latency between racks inside it.
+    pub latency: LatencySpec,
+    /// Racks servers are spread over inside it.
+    #[serde(default = "one")]
+    pub racks: u32,
+}
+
+fn one() -> u32 {
+    1
+}
+
+/// A link between two zones.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LinkSpec {
+    /// The two zones.
+    pub between: [String; 2],
+    /// The link's latency.
+    pub latency: LatencySpec,
+}
+
+/// A latency: `"5ms"` for a constant, or a table such as
+/// `{ distribution = "uniform", min = "1ms", max = "5ms" }`.
+#[derive(Clone, Debug, PartialEq)]
+pub struct LatencySpec(pub Latency);
+
+impl<'de> Deserialize<'de> for LatencySpec {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<LatencySpec, D::Error> {
+        struct V;
+        impl<'de> Visitor<'de> for V {
+            type Value = LatencySpec;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a duration like \"5ms\" or a table like { distribution = \"uniform\", min = \"1ms\", max = \"5ms\" }")
+            }
+            fn visit_str<E: de::Error>(self, v: &str) -> Result<LatencySpec, E> {
+                v.parse().map(|d| LatencySpec(Latency::constant(d))).map_err(E::custom)
+            }
+            fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<LatencySpec, A::Error> {
+                let latency = Latency::deserialize(de::value::MapAccessDeserializer::new(map))?;
+                latency.validate().map_err(de::Error::custom)?;
+                Ok(LatencySpec(latency))
+            }
+        }
+        d.deserialize_any(V)
+    }
+}
+
+/// `[network]`.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NetworkSpec {
+    /// Delay between nodes (when there are no zones).
+    #[serde(default = "default_latency")]
+    pub latency: LatencySpec,
+    /// Chance a message is lost: 0.01 or "1%".
+    #[serde(default)]
+    pub loss: Probability,
+    /// Chance a message is delivered twice.
+    #[serde(default)]
+    pub duplicate: Probability,
+    /// Keep each link in order, like TCP.
+    #[serde(default)]
+    pub fifo: bool,
+}
+
+fn default_latency() -> LatencySpec {
+    LatencySpec(Latency::Uniform { min: Duration::from_micros(500), max: Duration::from_millis(2) })
+}
+
+impl Default for NetworkSpec {
+    fn default() -> NetworkSpec {
+        NetworkSpec {
+            latency: default_latency(),
+            loss: Probability::NEVER,
+            duplicate: Probability::NEVER,
+            fifo: false,
+        }
+    }
+}
+
+/// A rate such as "200/s" or "5/ms".
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Rate {
+    /// Mean time between events.
+    pub period: Duration,
+}
+
+impl<'de> Deserialize<'de> for Rate {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Rate, D::Error> {
+        let text = String::deserialize(d)?;
+        parse_rate(&text).map_err(de::Error::custom)
+    }
+}
+
+fn parse_rate(text: &str) -> Result<Rate, String> {
+    let bad = || format!("invalid rate {text:?}: expected a count per unit, like \"200/s\"");
+    let (count, unit) = text.split_once('/').ok_or_else(bad)?;
+    let count: f64 = count.trim().parse().map_err(|_| bad())?;
+    let unit: Duration = format!("1{}", unit.trim()).parse().map_err(|_| bad())?;
+    if !(count.is_finite() && count > 0.0) {
+        return Err(bad());
+    }
+    Ok(Rate { period: Duration::from_nanos((unit.as_nanos() as f64 / count) as u64) })
+}
+
+/// `[workload]`: closed-loop clients doing register operations.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct WorkloadSpec {
+    /// Number of clients.
+    #[serde(default = "default_clients")]
+    pub clients: usize,
+    /// Number of keys.
+    #[serde(default = "default_keys")]
+    pub keys: u64,
+    /// Values are drawn from `0..values`.
+    #[serde(default = "default_values")]
+    pub values: u64,
+    /// Relative weights of read, write and cas.
+    #[serde(default)]
+    pub mix: RegisterMix,
+    /// Pause between a client's operations (mutually exclusive with `rate`).
+    pub think: Option<LatencySpec>,
+    /// Each client's mean operation rate, e.g. "50/s" (exponential think time).
+    pub rate: Option<Rate>,
+    /// How long clients keep issuing operations.
+    #[serde(default = "default_duration")]
+    pub duration: Duration,
+    /// An operation unanswered this long is recorded as `info`.
+    #[serde(default = "default_timeout")]
+    pub timeout: Duration,
+}
+
+fn default_clients() -> usize {
+    3
+}
+fn default_keys() -> u64 {
+    3
+}
+fn default_values() -> u64 {
+    5
+}
+fn default_duration() -> Duration {
+    Duration::from_secs(5)
+}
+fn default_timeout() -> Duration {
+    Duration::from_secs(1)
+}
+
+impl Default for WorkloadSpec {
+    fn default() -> WorkloadSpec {
+        WorkloadSpec {
+            clients: default_clients(),
+            keys: default_keys(),
+            values: default_values(),
+            mix: RegisterMix::default(),
+            think: None,
+            rate: None,
+            duration: default_duration(),
+            timeout: default_timeout(),
+        }
+    }
+}
+
+impl WorkloadSpec {
+    /// The think-time distribution the clients use.
+    pub fn think_latency(&self) -> Latency {
+        match (&self.think, self.rate) {
+            (Some(think), _) => think.0.clone(),
+            (None, Some(rate)) => Latency::Exponential { mean: rate.period, min: Duration::ZERO },
+            (None, None) => {
+                Latency::Uniform { min: Duration::from_millis(5), max: Duration::from_millis(20) }
+            }
+        }
+    }
+}
+
+/// A node named in a scenario: `"n2"` or `2`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct NodeRef(pub NodeId);
+
+impl<'de> Deserialize<'de> for NodeRef {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<NodeRef, D::Error> {
+        struct V;
+        impl Visitor<'_> for V {
+            type Value = NodeRef;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a node such as \"n2\" or 2")
+            }
+            fn visit_i64<E: de::Error>(self, v: i64) -> Result<NodeRef, E> {
+                u32::try_from(v).map(|n| NodeRef(NodeId(n))).map_err(|_| E::custom(format!("no node {v}")))
+            }
+            fn visit_str<E: de::Error>(self, v: &str) -> Result<NodeRef, E> {
+                v.strip_prefix('n')
+                    .and_then(|n| n.parse().ok())
+                    .map(|n| NodeRef(NodeId(n)))
+                    .ok_or_else(|| E::custom(format!("invalid node {v:?}: expected a name like \"n2\"")))
+            }
+        }
+        d.deserialize_any(V)
+    }
+}
+
+/// A bridge partition's shape.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BridgeSpec {
+    /// One side.
+    pub left: Vec<NodeRef>,
+    /// The node talking to both sides.
+    pub bridge: NodeRef,
+    /// The other side.
+    pub right: Vec<NodeRef>,
+}
+
+/// A one-way cut's shape.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct OneWaySpec {
+    /// Senders whose messages are lost.
+    pub from: Vec<NodeRef>,
+    /// Receivers that do not hear them.
+    pub to: Vec<NodeRef>,
+}
+
+/// One entry of `faults = [...]`: a time and exactly one action.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct FaultSpec {
+    /// When, from the start of the run.
+    pub at: Duration,
+    /// Crash this server.
+    pub crash: Option<NodeRef>,
+    /// Restart this server.
+    pub restart: Option<NodeRef>,
+    /// Pause this node.
+    pub pause: Option<NodeRef>,
+    /// Resume this node.
+    pub resume: Option<NodeRef>,
+    /// Cut this node off from everyone.
+    pub isolate: Option<NodeRef>,
+    /// Cut between these groups of nodes.
+    pub split: Option<Vec<Vec<NodeRef>>>,
+    /// Jepsen's bridge partition.
+    pub bridge: Option<BridgeSpec>,
+    /// A one-way cut.
+    pub one_way: Option<OneWaySpec>,
+    /// Remove every cut and slow link.
+    pub heal: Option<bool>,
+    /// Slow this node's links down.
+    pub slow: Option<NodeRef>,
+    /// How much slower (with `slow`; default 10).
+    pub factor: Option<u64>,
+    /// Jump this node's clock.
+    pub clock_jump: Option<NodeRef>,
+    /// The clock's new offset from true time, e.g. "+2s" or "-500ms" (with `clock-jump`).
+    pub offset: Option<String>,
+}
+
+impl FaultSpec {
+    /// The fault this entry describes.
+    pub fn to_fault(&self) -> Result<Fault, String> {
+        let ids = |nodes: &[NodeRef]| nodes.iter().map(|n| n.0).collect::<Vec<_>>();
+        let mut faults = Vec::new();
+        if let Some(n) = self.crash {
+            faults.push(Fault::Crash { node: n.0 });
+        }
+        if let Some(n) = self.restart {
+            faults.push(Fault::Restart { node: n.0 });
+        }
+        if let Some(n) = self.pause {
+            faults.push(Fault::Pause { node: n.0 });
+        }
+        if let Some(n) = self.resume {
+            faults.push(Fault::Resume { node: n.0 });
+        }
+        if let Some(n) = self.isolate {
+            faults.push(Fault::Partition { cut: Cut::Isolate { node: n.0 } });
+        }
+        if let Some(groups) = &self.split {
+            faults.push(Fault::Partition {
+                cut: Cut::Split { groups: groups.iter().map(|g| ids(g)).collect() },
+            });
+        }
+        if let Some(b) = &self.bridge {
+            faults.push(Fault::Partition {
+                cut: Cut::Bridge { left: ids(&b.left), bridge: b.bridge.0, right: ids(&b.right) },
+            });
+        }
+        if let Some(w) = &self.one_way {
+            faults.push(Fault::Partition { cut: Cut::OneWay { from: ids(&w.from), to: ids(&w.to) } });
+        }
+        if self.heal == Some(true) {
+            faults.push(Fault::Heal);
+        }
+        if let Some(n) = self.slow {
+            faults.push(Fault::Slow { node: n.0, factor: self.factor.unwrap_or(10) });
+        } else if self.factor.is_some() {
+            return Err("`factor` only goes with `slow`".into());
+        }
+        if let Some(n) = self.clock_jump {
+            let offset = self.offset.as_deref().ok_or("`clock-jump` needs an `offset`, like \"+2s\"")?;
+            faults.push(Fault::ClockJump { node: n.0, offset: parse_offset(offset)? });
+        } else if self.offset.is_some() {
+            return Err("`offset` only goes with `clock-jump`".into());
+        }
+        match faults.len() {
+            1 => Ok(faults.remove(0)),
+            0 => Err("a fault needs one action: crash, restart, pause, resume, isolate, split, bridge, one-way, heal, slow or clock-jump".into()),
+            _ => Err("a fault entry takes exactly one action; write two entries at the same time instead".into()),
+        }
+    }
+}
+
+fn parse_offset(text: &str) -> Result<i64, String> {
+    let text = text.trim();
+    let (sign, rest) = match text.strip_prefix('-') {
+        Some(rest) => (-1, rest),
+        None => (1, text.strip_prefix('+').unwrap_or(text)),
+    };
+    let d: Duration = rest.parse().map_err(|e| format!("invalid offset {text:?}: {e}"))?;
+    i64::try_from(d.as_nanos()).map(|n| sign * n).map_err(|_| format!("offset {text:?} is too large"))
+}
+
+/// `[nemesis]`: random faults drawn from the seed.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NemesisSpec {
+    /// Kinds to choose from: crash, pause, isolate, split, bridge, one-way, slow, clock-jump.
+    pub kinds: Vec<NemesisKind>,
+    /// Mean quiet time between episodes.
+    #[serde(default = "default_interval")]
+    pub interval: Duration,
+    /// Mean length of an episode.
+    #[serde(default = "default_episode")]
+    pub duration: Duration,
+    /// No episode before this.
+    #[serde(default)]
+    pub start: Duration,
+    /// Everything repaired by this (default: one second before the workload ends).
+    pub stop: Option<Duration>,
+    /// Most servers a crash episode takes down (default: a minority).
+    #[serde(default)]
+    pub crash_max: usize,
+    /// Slowdown of a slow episode.
+    #[serde(default = "default_factor")]
+    pub slow_factor: u64,
+}
+
+fn default_interval() -> Duration {
+    Duration::from_secs(1)
+}
+fn default_episode() -> Duration {
+    Duration::from_millis(800)
+}
+fn default_factor() -> u64 {
+    10
+}
+
+/// `[storage]`.
+#[derive(Clone, Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StorageSpec {
+    /// Chance a crash tears the last unsynced write.
+    #[serde(default)]
+    pub torn_writes: Probability,
+}
+
+/// `[limits]`.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LimitsSpec {
+    /// Most events in one run.
+    #[serde(default = "default_events")]
+    pub events: u64,
+    /// Latest virtual time (default: workload duration plus a margin).
+    pub time: Option<Duration>,
+}
+
+fn default_events() -> u64 {
+    20_000_000
+}
+
+impl Default for LimitsSpec {
+    fn default() -> LimitsSpec {
+        LimitsSpec { events: default_events(), time: None }
+    }
+}
+
+/// `[checks]`.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ChecksSpec {
+    /// Check linearizability of the history.
+    #[serde(default = "yes")]
+    pub linearizable: bool,
+    /// The model (default: the protocol's own).
+    pub model: Option<String>,
+    /// Availability thresholds, if availability is checked.
+    pub availability: Option<AvailabilitySpec>,
+}
+
+fn yes() -> bool {
+    true
+}
+
+impl Default for ChecksSpec {
+    fn default() -> ChecksSpec {
+        ChecksSpec { linearizable: true, model: None, availability: None }
+    }
+}
+
+/// `[checks.availability]`.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AvailabilitySpec {
+    /// Lowest fraction of operations that must succeed.
+    pub success_min: Option<f64>,
+    /// Highest 99th percentile latency of successful operations.
+    pub p99_max: Option<Duration>,
+    /// Longest window without any success.
+    pub unavailable_max: Option<Duration>,
+    /// Longest time from the last repair to the first success.
+    pub recovery_max: Option<Duration>,
+}
+
+/// A scenario that could not be read, with where and why.
+#[derive(Debug)]
+pub struct ScenarioError {
+    /// The file.
+    pub path: PathBuf,
+    /// 1-based line, if known.
+    pub line: Option<usize>,
+    /// 1-based column, if known.
+    pub column: Option<usize>,
+    /// The dotted field, if known.
+    pub field: Option<String>,
+    /// What was wrong.
+    pub message: String,
+}
+
+impl fmt::Display for ScenarioError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}", self.path.display())?;
+        if let Some(line) = self.line {
+            write!(f, ":{line}")?;
+            if let Some(column) = self.column {
+                write!(f, ":{column}")?;
+            }
+        }
+        if let Some(field) = &self.field {
+            write!(f, ": field `{field}`")?;
+        }
+        write!(f, ": {}", self.message)
+    }
+}
+
+impl std::error::Error for ScenarioError {}
+
+impl Scenario {
+    /// Reads and validates a scenario file.
+    pub fn load(path: &Path) -> Result<Scenario, ScenarioError> {
+        let text = std::fs::read_to_string(path).map_err(|e| ScenarioError {
+            path: path.to_path_buf(),
+            line: None,
+            column: None,
+            field: None,
+            message: format!("cannot read: {e}"),
+        })?;
+        Scenario::parse(&text, path)
+    }
+
+    /// Parses and validates scenario text; `path` is only for messages.
+    pub fn parse(text: &str, path: &Path) -> Result<Scenario, ScenarioError> {
+        let mut scenario: Scenario = toml::from_str(text).map_err(|e| toml_error(text, path, &e))?;
+        scenario.path = path.to_path_buf();
+        scenario.validate().map_err(|(field, message)| at_field(text, path, &field, message))?;
+        Ok(scenario)
+    }
+
+    fn validate(&self) -> Result<(), (String, String)> {
+        let err = |field: &str, message: String| Err((field.to_string(), message));
+        if self.cluster.servers == 0 {
+            return err("cluster.servers", "a cluster needs at least one server".into());
+        }
+        if self.workload.think.is_some() && self.workload.rate.is_some() {
+            return err("workload.rate", "give either `think` or `rate`, not both".into());
+        }
+        let mix = self.workload.mix;
+        if mix.read == 0 && mix.write == 0 && mix.cas == 0 {
+            return err("workload.mix", "the mix must give some operation a positive weight".into());
+        }
+        if self.workload.keys == 0 || self.workload.values == 0 {
+            return err("workload.keys", "keys and values must be at least 1".into());
+        }
+        let nodes = self.cluster.servers + self.workload.clients;
+        for (i, fault) in self.faults.iter().enumerate() {
+            let fault = fault.to_fault().map_err(|m| (format!("faults[{i}]"), m))?;
+            for node in fault_nodes(&fault) {
+                if node.index() >= nodes {
+                    return err(
+                        &format!("faults[{i}]"),
+                        format!(
+                            "{node} does not exist: there are {nodes} nodes (servers n0..n{}, then clients)",
+                            self.cluster.servers - 1
+                        ),
+                    );
+                }
+            }
+            if matches!(fault, Fault::Crash { node } | Fault::Restart { node } if node.index() >= self.cluster.servers)
+            {
+                return err(&format!("faults[{i}]"), "only servers can crash and restart".into());
+            }
+        }
+        let zones: Vec<&str> = self.cluster.zones.iter().map(|z| z.name.as_str()).collect();
+        for (i, link) in self.cluster.links.iter().enumerate() {
+            for zone in &link.between {
+                if !zones.contains(&zone.as_str()) {
+                    return err(
+                        &format!("cluster.links[{i}].between"),
+                        format!("unknown zone {zone:?}; zones are {zones:?}"),
+                    );
+                }
+            }
+        }
+        if let Some(nemesis) = &self.nemesis
+            && nemesis.kinds.is_empty()
+        {
+            return err("nemesis.kinds", "list at least one kind".into());
+        }
+        Ok(())
+    }
+
+    /// The explicit fault schedule.
+    pub fn schedule(&self) -> FaultSchedule {
+        let mut schedule = FaultSchedule::new();
+        for spec in &self.faults {
+            schedule.push(Time::ZERO + spec.at, spec.to_fault().expect("validated"));
+        }
+        schedule
+    }
+
+    /// The random nemesis, if any.
+    pub fn nemesis(&self) -> Option<Nemesis> {
+        self.nemesis.as_ref().map(|n| {
+            let end = self.workload.duration.as_nanos();
+            let stop = n.stop.unwrap_or(Duration::from_nanos(end.saturating_sub(1_000_000_000).max(end / 2)));
+            let mut nemesis = Nemesis::new(n.kinds.clone(), n.interval, n.duration, Time::ZERO + stop);
+            nemesis.start = Time::ZERO + n.start;
+            nemesis.crash_max = n.crash_max;
+            nemesis.slow_factor = n.slow_factor;
+            nemesis
+        })
+    }
+
+    /// The network settings.
+    pub fn net_config(&self) -> NetConfig {
+        NetConfig {
+            latency: self.network.latency.0.clone(),
+            loss: self.network.loss,
+            duplicate: self.network.duplicate,
+            fifo: self.network.fifo,
+        }
+    }
+
+    /// The topology, if zones are given.
+    pub fn topology(&self) -> Option<Topology> {
+        let cluster = &self.cluster;
+        let first = cluster.zones.first()?;
+        let mut topology = Topology::new(cluster.rack_latency.0.clone());
+        for zone in &cluster.zones {
+            topology = topology.zone(&zone.name, zone.latency.0.clone());
+        }
+        for link in &cluster.links {
+            topology = topology.link(&link.between[0], &link.between[1], link.latency.0.clone());
+        }
+        for i in 0..cluster.servers {
+            let zone = &cluster.zones[i % cluster.zones.len()];
+            topology = topology.place(&zone.name, (i / cluster.zones.len()) as u32 % zone.racks);
+        }
+        for _ in 0..self.workload.clients {
+            topology = topology.place(&first.name, 0);
+        }
+        Some(topology)
+    }
+
+    /// The latest virtual time a run may reach.
+    pub fn time_max(&self) -> Time {
+        let margin = self.workload.timeout.saturating_mul(2) + Duration::from_secs(5);
+        Time::ZERO + self.limits.time.unwrap_or(self.workload.duration + margin)
+    }
+}
+
+fn fault_nodes(fault: &Fault) -> Vec<NodeId> {
+    match fault {
+        Fault::Crash { node }
+        | Fault::Restart { node }
+        | Fault::Pause { node }
+        | Fault::Resume { node }
+        | Fault::Slow { node, .. }
+        | Fault::ClockJump { node, .. } => vec![*node],
+        Fault::Partition { cut } => match cut {
+            Cut::Isolate { node } => vec![*node],
+            Cut::Split { groups } => groups.iter().flatten().copied().collect(),
+            Cut::Bridge { left, bridge, right } => {
+                left.iter().chain(right).chain([bridge]).copied().collect()
+            }
+            Cut::OneWay { from, to } => from.iter().chain(to).copied().collect(),
+        },
+        Fault::Heal => vec![],
+    }
+}
+
+/// Turns a toml error into one naming the line, column and field, with a suggestion for unknown keys.
+fn toml_error(text: &str, path: &Path, error: &toml::de::Error) -> ScenarioError {
+    let (line, column) = error.span().map(|s| line_column(text, s.start)).unzip();
+    let field = line.and_then(|l| field_at(text, l));
+    let mut message = error.message().trim().to_string();
+    if let Some(suggestion) = suggest(&message) {
+        message.push_str(&format!("; did you mean `{suggestion}`?"));
+    }
+    ScenarioError { path: path.to_path_buf(), line, column, field, message }
+}
+
+/// An error about `field` (dotted, maybe with `[i]`), placed at the key's line if it can be found.
+pub fn at_field(text: &str, path: &Path, field: &str, message: String) -> ScenarioError {
+    let location = locate(text, field);
+    ScenarioError {
+        path: path.to_path_buf(),
+        line: location.map(|l| l.0),
+        column: location.map(|l| l.1),
+        field: Some(field.to_string()),
+        message,
+    }
+}
+
+fn line_column(text: &str, offset: usize) -> (usize, usize) {
+    let before = &text[..offset.min(text.len())];
+    let line = before.matches('\n').count() + 1;
+    let column = before.rsplit('\n').next().map_or(0, |l| l.chars().count()) + 1;
+    (line, column)
+}
+
+/// The dotted field at a line: the enclosing `[table]` plus the key on the line.
+fn field_at(text: &str, line: usize) -> Option<String> {
+    let lines: Vec<&str> = text.lines().collect();
+    let current = lines.get(line - 1)?.trim();
+    let key = current
+        .split('=')
+        .next()
+        .filter(|_| current.contains('='))
+        .map(|k| k.trim().trim_matches('"').to_string());
+    let table = lines[..line - 1].iter().rev().chain(std::iter::once(&current)).find_map(|l| {
+        let l = l.trim();
+        l.starts_with('[').then(|| l.trim_matches(|c| c == '[' || c == ']').trim().to_string())
+    });
+    match (table, key) {
+        (Some(t), Some(k)) => Some(format!("{t}.{k}")),
+        (None, Some(k)) => Some(k),
+        (Some(t), None) => Some(t),
+        (None, None) => None,
+    }
+}
+
+/// Finds the line and column of the last component of a dotted field.
+fn locate(text: &str, field: &str) -> Option<(usize, usize)> {
+    let mut parts: Vec<&str> = field.split('.').collect();
+    let last = parts.pop()?;
+    let last = last.split('[').next()?;
+    let table = parts.join(".");
+    let mut in_table = table.is_empty();
+    for (i, line) in text.lines().enumerate() {
+        let trimmed = line.trim_start();
+        if trimmed.starts_with('[') {
+            let name = trimmed.trim_end().trim_matches(|c| c == '[' || c == ']').trim();
+            in_table = name == table || (table.is_empty() && name == last);
+            if table.is_empty() && name == last {
+                return Some((i + 1, line.len() - trimmed.len() + 1));
+            }
+            continue;
+        }
+        if in_table && (trimmed.starts_with(&format!("{last} ")) || trimmed.starts_with(&format!("{last}=")))
+        {
+            return Some((i + 1, line.len() - trimmed.len() + 1));
+        }
+    }
+    None
+}
+
+/// For "unknown field `x`, expected one of `a`, `b`": the closest expected name.
+fn suggest(message: &str) -> Option<String> {
+    let unknown = message.split("unknown field `").nth(1)?.split('`').next()?;
+    let expected = message.split("expected").nth(1)?;
+    let candidates: Vec<&str> = expected.split('`').skip(1).step_by(2).collect();
+    candidates
+        .into_iter()
+        .map(|c| (edit_distance(unknown, c), c))
+        .filter(|&(d, c)| d <= 2.max(c.len() / 3))
+        .min()
+        .map(|(_, c)| c.to_string())
+}
+
+fn edit_distance(a: &str, b: &str) -> usize {
+    let b: Vec<char> = b.chars().collect();
+    let mut row: Vec<usize> = (0..=b.len()).collect();
+    for (i, ca) in a.chars().enumerate() {
+        let mut previous = row[0];
+        row[0] = i + 1;
+        for (j, &cb) in b.iter().enumerate() {
+            let current = row[j + 1];
+            row[j + 1] = (previous + usize::from(ca != cb)).min(row[j] + 1).min(current + 1);
+            previous = current;
+        }
+    }
+    row[b.len()]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(text: &str) -> Result<Scenario, ScenarioError> {
+        Scenario::parse(text, Path::new("s.toml"))
+    }
+
+    const MINIMAL: &str = "name = \"x\"\nexpect = \"pass\"\n[protocol]\nname = \"register\"\n";
+
+    #[test]
+    fn a_short_file_works() {
+        let s = parse(MINIMAL).unwrap();
+        assert_eq!(s.cluster.servers, 3);
+        assert_eq!(s.workload.clients, 3);
+        assert!(s.checks.linearizable);
+    }
+
+    #[test]
+    fn unknown_key_suggests_and_locates() {
+        let e = parse(&format!("{MINIMAL}[network]\nlatency = \"1ms\"\nlos = 0.1\n")).unwrap_err();
+        assert_eq!((e.line, e.column), (Some(7), Some(1)), "{e}");
+        assert_eq!(e.field.as_deref(), Some("network.los"));
+        assert!(e.message.contains("did you mean `loss`?"), "{e}");
+    }
+
+    #[test]
+    fn bad_fault_is_located() {
+        let e =
+            parse(&format!("{MINIMAL}faults = [\n  {{ at = \"1s\", crash = \"n9\" }},\n]\n")).unwrap_err();
+        assert_eq!(e.field.as_deref(), Some("faults[0]"));
+        assert!(e.message.contains("n9 does not exist"), "{e}");
+    }
+
+    #[test]
+    fn rates_and_offsets_parse() {
+        assert_eq!(parse_rate("200/s").unwrap().period, Duration::from_millis(5));
+        assert!(parse_rate("fast").is_err());
+        assert_eq!(parse_offset("-1.5s"), Ok(-1_500_000_000));
+        assert_eq!(parse_offset("+2ms"), Ok(2_000_000));
+    }
+
+    #[test]
+    fn edit_distance_counts_edits() {
+        assert_eq!(edit_distance("los", "loss"), 1);
+        assert_eq!(edit_distance("kitten", "sitting"), 3);
+    }
+}
