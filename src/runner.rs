@@ -12,7 +12,7 @@ use sim_core::{
     History, Limits, Pacing, RecordType, RegisterWorkload, RunEnd, RunReport, Seed, Sim, Time, TraceSink,
 };
 
-use crate::scenario::{Scenario, at_field};
+use crate::scenario::{Scenario, ScenarioError, at_field, locate_value};
 
 /// How one check, or one whole seed, came out.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
@@ -108,15 +108,7 @@ pub fn runner(scenario: &Scenario, text: &str) -> anyhow::Result<Box<dyn Runner>
 
 fn typed<P: Catalogued>(scenario: &Scenario, text: &str) -> anyhow::Result<Box<dyn Runner>> {
     let params = toml::Value::Table(scenario.protocol.params.clone());
-    let protocol = P::deserialize(params).map_err(|e| {
-        let message = e.message().trim().to_string();
-        let field = message
-            .split('`')
-            .nth(1)
-            .filter(|_| message.contains("field"))
-            .map_or("protocol".to_string(), |f| format!("protocol.{f}"));
-        at_field(text, &scenario.path, &field, message)
-    })?;
+    let protocol = P::deserialize(params).map_err(|e| protocol_error(scenario, text, e.message().trim()))?;
     let model = scenario.checks.model.clone().unwrap_or_else(|| P::MODEL.to_string());
     if scenario.checks.linearizable && model_for(&model).is_none() {
         return Err(at_field(
@@ -128,6 +120,25 @@ fn typed<P: Catalogued>(scenario: &Scenario, text: &str) -> anyhow::Result<Box<d
         .into());
     }
     Ok(Box::new(Typed { protocol, scenario: scenario.clone(), model }))
+}
+
+/// Places an error from the protocol's own parameter parsing: by the field it
+/// names, or by the offending value it quotes.
+fn protocol_error(scenario: &Scenario, text: &str, message: &str) -> ScenarioError {
+    let token = message.split('`').nth(1).unwrap_or("");
+    if message.contains("field `") {
+        return at_field(text, &scenario.path, &format!("protocol.{token}"), message.to_string());
+    }
+    match locate_value(text, "protocol", token) {
+        Some((line, column, field)) => ScenarioError {
+            path: scenario.path.clone(),
+            line: Some(line),
+            column: Some(column),
+            field: Some(field),
+            message: message.to_string(),
+        },
+        None => at_field(text, &scenario.path, "protocol", message.to_string()),
+    }
 }
 
 struct Typed<P> {

@@ -731,8 +731,13 @@ fn fault_nodes(fault: &Fault) -> Vec<NodeId> {
 /// Turns a toml error into one naming the line, column and field, with a suggestion for unknown keys.
 fn toml_error(text: &str, path: &Path, error: &toml::de::Error) -> ScenarioError {
     let (line, column) = error.span().map(|s| line_column(text, s.start)).unzip();
-    let field = line.and_then(|l| field_at(text, l));
+    let mut field = line.and_then(|l| field_at(text, l));
     let mut message = error.message().trim().to_string();
+    if let Some(missing) = message.strip_prefix("missing field `").and_then(|m| m.split('`').next()) {
+        // The span of a missing field is its whole table: name the field, not the table's first key.
+        let table = field.as_deref().and_then(|f| f.rsplit_once('.')).map(|(t, _)| t.to_string());
+        field = Some(table.map_or(missing.to_string(), |t| format!("{t}.{missing}")));
+    }
     if let Some(suggestion) = suggest(&message) {
         message.push_str(&format!("; did you mean `{suggestion}`?"));
     }
@@ -777,6 +782,28 @@ fn field_at(text: &str, line: usize) -> Option<String> {
         (Some(t), None) => Some(t),
         (None, None) => None,
     }
+}
+
+/// Locates a bad value `token` (as it appears in a serde message) inside table `table`:
+/// the line, column and dotted field of its first appearance there.
+pub fn locate_value(text: &str, table: &str, token: &str) -> Option<(usize, usize, String)> {
+    let mut in_table = false;
+    for (i, line) in text.lines().enumerate() {
+        let trimmed = line.trim();
+        if trimmed.starts_with('[') {
+            in_table = trimmed.trim_matches(|c| c == '[' || c == ']').trim() == table;
+            continue;
+        }
+        if !in_table {
+            continue;
+        }
+        let quoted = format!("\"{token}\"");
+        if let Some(column) = line.find(&quoted).or_else(|| line.find(token)) {
+            let key = trimmed.split('=').next().unwrap_or("").trim();
+            return Some((i + 1, column + 1, format!("{table}.{key}")));
+        }
+    }
+    None
 }
 
 /// Finds the line and column of the last component of a dotted field.

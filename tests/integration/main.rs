@@ -1,4 +1,7 @@
 //! Orrery's integration tests: one binary, one module per concern.
 
 mod check_cli;
+mod cli;
 mod conformance;
+mod scenarios;
+mod support;
