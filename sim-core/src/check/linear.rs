@@ -85,14 +85,17 @@ struct List {
     op_of: Vec<u32>,
     call_of: Vec<u32>,
     ret_of: Vec<u32>,
+    /// For entry e: its position in the history's records.
+    pos: Vec<usize>,
 }
 
 const RETURN: u32 = 1 << 31;
 
 impl List {
-    fn new<O>(ops: &[PartOp<O>]) -> List {
+    /// The list of the ops for which `select` holds.
+    fn new<O>(ops: &[PartOp<O>], select: impl Fn(&PartOp<O>) -> bool) -> List {
         let mut events: Vec<(usize, u32)> = Vec::with_capacity(ops.len() * 2);
-        for (i, op) in ops.iter().enumerate() {
+        for (i, op) in ops.iter().enumerate().filter(|(_, op)| select(op)) {
             events.push((op.call, i as u32));
             if let Some(ret) = op.ret {
                 assert!(ret > op.call, "op={i} returns before its call");
@@ -107,10 +110,12 @@ impl List {
             op_of: vec![NONE; count],
             call_of: vec![NONE; ops.len()],
             ret_of: vec![NONE; ops.len()],
+            pos: vec![usize::MAX; count],
         };
-        for (e, &(_, tagged)) in events.iter().enumerate() {
+        for (e, &(pos, tagged)) in events.iter().enumerate() {
             let e = e as u32 + 1;
             list.op_of[e as usize] = tagged;
+            list.pos[e as usize] = pos;
             let op = (tagged & !RETURN) as usize;
             if tagged & RETURN == 0 { list.call_of[op] = e } else { list.ret_of[op] = e }
         }
@@ -143,11 +148,11 @@ impl List {
         self.relink(self.call_of[op]);
     }
 
-    /// The ops whose calls are in the list before entry `end`.
-    fn calls_before(&self, end: u32) -> Vec<usize> {
+    /// The ops whose calls are in the list before position `end`.
+    fn calls_before(&self, end: usize) -> Vec<usize> {
         let mut ops = Vec::new();
         let mut e = self.next[HEAD as usize];
-        while e != end && e != HEAD {
+        while e != HEAD && self.pos[e as usize] < end {
             let tagged = self.op_of[e as usize];
             if tagged & RETURN == 0 {
                 ops.push(tagged as usize);
@@ -219,16 +224,25 @@ pub(crate) struct Search<'a, M: Model> {
     model: &'a M,
     ops: &'a [PartOp<M::Op>],
     limits: Limits<'a>,
+    /// Calls and returns of required operations.
     list: List,
+    /// Calls of optional operations, tried only when the required ones are stuck.
+    optional_list: List,
     numbering: Numbering,
     required: Bits,
     optional: Bits,
     memo: Memo<M::State>,
-    stack: Vec<(usize, M::State)>,
+    /// Linearized ops, the state before each, and the return entry that
+    /// was blocking when an optional op was linearized.
+    stack: Vec<(usize, M::State, u32)>,
     state: M::State,
     states: u64,
     best: Option<(u32, usize, Stuck<M::State>)>,
     entry: u32,
+    /// While trying optional ops: the next one to try (`NONE`: trying required ones).
+    optional_entry: u32,
+    /// The return entry the required ops are stuck at.
+    blocking: u32,
     done: usize,
 }
 
@@ -236,9 +250,12 @@ impl<'a, M: Model> Search<'a, M> {
     /// A search of `ops` from `init`, not started.
     pub(crate) fn new(model: &'a M, init: M::State, ops: &'a [PartOp<M::Op>], limits: Limits<'a>) -> Self {
         let numbering = Numbering::new(ops);
-        let list = List::new(ops);
+        let list = List::new(ops, |op| op.ret.is_some());
         Search {
             entry: list.next[HEAD as usize],
+            optional_entry: NONE,
+            blocking: NONE,
+            optional_list: List::new(ops, |op| op.ret.is_none()),
             done: 0,
             model,
             ops,
@@ -262,41 +279,86 @@ impl<'a, M: Model> Search<'a, M> {
 
     /// Searches on until it ends, or returns `None` once `states_until`
     /// configurations have been visited. Call again to go on.
+    ///
+    /// Required operations are tried first, in call order; only when they
+    /// are stuck at a return are the optional operations invoked before that
+    /// return tried. Every candidate is still tried, so the search is
+    /// complete, but linearizable histories are found greedily.
     pub(crate) fn resume(&mut self, states_until: u64) -> Option<Outcome<M::State>> {
         loop {
             if self.done == self.numbering.required_count {
                 return Some(Outcome::Linearizable);
             }
+            let Some(op) = self.next_candidate() else {
+                if let Some(outcome) = self.backtrack() {
+                    return Some(outcome);
+                }
+                continue;
+            };
+            if !self.try_linearize(op) {
+                self.skip_candidate();
+                continue;
+            }
+            self.done += usize::from(self.numbering.required[op]);
+            self.entry = self.list.next[HEAD as usize];
+            self.optional_entry = NONE;
+            if let Some(gave_up) = self.over_limits() {
+                return Some(Outcome::Unknown(gave_up));
+            }
+            if self.states >= states_until {
+                return None;
+            }
+        }
+    }
+
+    /// The op at the walk's position, moving to the optional ops at a
+    /// return; `None` when every candidate was tried.
+    fn next_candidate(&mut self) -> Option<usize> {
+        if self.optional_entry == NONE {
             let entry = self.entry;
             assert!(entry != HEAD, "walked past every entry with required ops left: done={}", self.done);
             let tagged = self.list.op_of[entry as usize];
-            let op = (tagged & !RETURN) as usize;
             if tagged & RETURN == 0 {
-                if !self.try_linearize(op) {
-                    self.entry = self.list.next[entry as usize];
-                    continue;
-                }
-                self.done += usize::from(self.numbering.required[op]);
-                self.entry = self.list.next[HEAD as usize];
-                if let Some(gave_up) = self.over_limits() {
-                    return Some(Outcome::Unknown(gave_up));
-                }
-                if self.states >= states_until {
-                    return None;
-                }
-                continue;
+                return Some(tagged as usize);
             }
-            self.note_stuck(entry, op);
-            let Some((op, state)) = self.stack.pop() else {
-                let (_, _, stuck) = self.best.take().expect("stuck at least once");
-                return Some(Outcome::NotLinearizable(stuck));
-            };
-            self.state = state;
-            self.mark(op, false);
-            self.list.unlift(op);
-            self.done -= usize::from(self.numbering.required[op]);
-            self.entry = self.list.next[self.list.call_of[op] as usize];
+            self.blocking = entry;
+            self.optional_entry = self.optional_list.next[HEAD as usize];
         }
+        let e = self.optional_entry;
+        let before_blocking = self.optional_list.pos[e as usize] < self.list.pos[self.blocking as usize];
+        (e != HEAD && before_blocking).then(|| self.optional_list.op_of[e as usize] as usize)
+    }
+
+    fn skip_candidate(&mut self) {
+        if self.optional_entry == NONE {
+            self.entry = self.list.next[self.entry as usize];
+        } else {
+            self.optional_entry = self.optional_list.next[self.optional_entry as usize];
+        }
+    }
+
+    /// Undoes the last linearization and moves past it; the outcome if
+    /// there is nothing left to undo.
+    fn backtrack(&mut self) -> Option<Outcome<M::State>> {
+        let blocked = (self.list.op_of[self.blocking as usize] & !RETURN) as usize;
+        self.note_stuck(self.blocking, blocked);
+        let Some((op, state, blocking)) = self.stack.pop() else {
+            let (_, _, stuck) = self.best.take().expect("stuck at least once");
+            return Some(Outcome::NotLinearizable(stuck));
+        };
+        self.state = state;
+        self.mark(op, false);
+        if self.numbering.required[op] {
+            self.list.unlift(op);
+            self.done -= 1;
+            self.entry = self.list.next[self.list.call_of[op] as usize];
+            self.optional_entry = NONE;
+        } else {
+            self.optional_list.unlift(op);
+            self.blocking = blocking;
+            self.optional_entry = self.optional_list.next[self.optional_list.call_of[op] as usize];
+        }
+        None
     }
 
     /// Linearizes `op` now if the model allows it and the configuration is new.
@@ -320,8 +382,12 @@ impl<'a, M: Model> Search<'a, M> {
         }
         self.states += 1;
         let previous = std::mem::replace(&mut self.state, next);
-        self.stack.push((op, previous));
-        self.list.lift(op);
+        self.stack.push((op, previous, self.blocking));
+        if self.numbering.required[op] {
+            self.list.lift(op)
+        } else {
+            self.optional_list.lift(op)
+        }
         true
     }
 
@@ -351,10 +417,13 @@ impl<'a, M: Model> Search<'a, M> {
         if self.best.as_ref().is_some_and(|&(e, d, _)| (e, d) >= (entry, depth)) {
             return;
         }
+        let end = self.list.pos[entry as usize];
+        let mut pending = self.list.calls_before(end);
+        pending.extend(self.optional_list.calls_before(end));
         let stuck = Stuck {
-            prefix: self.stack.iter().map(|&(op, _)| op).collect(),
+            prefix: self.stack.iter().map(|&(op, ..)| op).collect(),
             state: self.state.clone(),
-            pending: self.list.calls_before(entry),
+            pending,
             blocked,
         };
         self.best = Some((entry, depth, stuck));

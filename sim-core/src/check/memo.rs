@@ -66,6 +66,7 @@ fn splitmix(mut x: u64) -> u64 {
 /// so that its canonical form is only the words past the all-ones prefix.
 pub(crate) struct Bits {
     words: Vec<u64>,
+    keys: Vec<u64>,
     hash: u64,
     low: usize,
     top: usize,
@@ -75,7 +76,8 @@ pub(crate) struct Bits {
 impl Bits {
     /// An empty set over `len` elements.
     pub(crate) fn new(len: usize) -> Bits {
-        Bits { words: vec![0; len.div_ceil(64)], hash: 0, low: 0, top: 0, len }
+        let keys = (0..len as u64).map(splitmix).collect();
+        Bits { words: vec![0; len.div_ceil(64)], keys, hash: 0, low: 0, top: 0, len }
     }
 
     pub(crate) fn contains(&self, i: usize) -> bool {
@@ -83,9 +85,9 @@ impl Bits {
     }
 
     pub(crate) fn insert(&mut self, i: usize) {
-        assert!(!self.contains(i), "bit={i} already set");
+        debug_assert!(!self.contains(i), "bit={i} already set");
         self.words[i / 64] |= 1 << (i % 64);
-        self.hash ^= splitmix(i as u64);
+        self.hash ^= self.keys[i];
         self.top = self.top.max(i / 64 + 1);
         if i == self.low {
             self.advance_low();
@@ -93,9 +95,9 @@ impl Bits {
     }
 
     pub(crate) fn remove(&mut self, i: usize) {
-        assert!(self.contains(i), "bit={i} not set");
+        debug_assert!(self.contains(i), "bit={i} not set");
         self.words[i / 64] &= !(1 << (i % 64));
-        self.hash ^= splitmix(i as u64);
+        self.hash ^= self.keys[i];
         self.low = self.low.min(i);
         while self.top > 0 && self.words[self.top - 1] == 0 {
             self.top -= 1;
