@@ -1,1 +1,180 @@
-//! Work in progress.
+//! Raft: a replicated key-value store of compare-and-set registers.
+//!
+//! # The algorithm
+//!
+//! Servers keep a log of commands and apply its committed prefix, in order, to
+//! a state machine (integer registers plus a session table). Time is divided
+//! into *terms*; each term has at most one leader, which alone appends client
+//! commands and replicates them to the others.
+//!
+//! 1. **Election.** A follower that hears nothing from a leader for a random
+//!    timeout (drawn from the node's own stream) becomes a candidate: it bumps
+//!    its term, votes for itself, persists both, and asks the others for votes.
+//!    A server grants at most one vote per term, and only to a candidate whose
+//!    log is at least as up to date as its own (higher last term, or the same
+//!    last term and at least as long). A majority of votes makes a leader.
+//! 2. **Replication.** The leader sends `Append` messages carrying the entries
+//!    after what it believes the follower has, with the index and term of the
+//!    entry just before them. A follower accepts only if its own log has that
+//!    entry, drops any conflicting suffix, appends, *syncs*, and only then acks.
+//! 3. **Commit.** The leader commits index N once a majority (itself included,
+//!    after its own sync) holds N, *and* the entry at N is from the current
+//!    term. Entries from earlier terms are committed only indirectly, by a
+//!    later entry of the current term (the Figure 8 rule).
+//! 4. **Durability.** Term, vote and log live in [`sim_core::Storage`] and are
+//!    synced before the server acts on them: before granting a vote, before
+//!    acknowledging entries, before a leader counts itself. A restarted server
+//!    rebuilds everything from storage; a torn log entry (a write cut short by
+//!    the crash) was never acknowledged, so the log is truncated there.
+//! 5. **Clients.** Clients send to the server they believe leads and follow
+//!    `NotLeader` hints, rotating and backing off on a timer. Each request has
+//!    a per-client sequence number; the state machine remembers the last one
+//!    per client and its answer, so a retried write or cas applies at most once.
+//! 6. **Reads.** Either through the log like any command ([`ReadMode::Log`]),
+//!    or by read-index ([`ReadMode::ReadIndex`]): the leader, once it has
+//!    committed its term's opening no-op, notes its commit index, confirms it
+//!    is still leader by a heartbeat round acknowledged by a majority, and
+//!    answers from its state machine once it has applied up to that index.
+//!
+//! # The invariants (checked after every server step, see [`invariants`])
+//!
+//! * **Election safety**: at most one leader per term, over the whole run.
+//! * **Log matching**: two logs holding an entry with the same index and term
+//!   are identical up to it.
+//! * **Leader completeness**: a leader's log holds every entry committed before.
+//! * **State-machine safety**: no two servers apply different entries at one index.
+//!
+//! # Planted bugs ([`RaftBug`])
+//!
+//! `figure-8` commits earlier-term entries by counting replicas;
+//! `vote-without-persist` forgets to persist a granted vote; `stale-read` lets
+//! a leader answer reads without confirming it still leads; `ack-before-sync`
+//! acknowledges entries before they are durable.
+
+mod client;
+pub mod invariants;
+mod log;
+mod machine;
+mod message;
+mod server;
+
+use serde::{Deserialize, Serialize};
+use sim_core::{Cluster, Duration, Invariant, NodeId, Protocol};
+
+pub use client::RaftClient;
+pub use log::Entry;
+pub use machine::{Answer, Machine};
+pub use message::{Cmd, Msg, Timer};
+pub use server::{Role, Server};
+
+/// How the leader serves reads.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum ReadMode {
+    /// Reads are log entries, committed and applied like writes.
+    Log,
+    /// Reads wait for a heartbeat round that confirms leadership, then read locally.
+    #[default]
+    ReadIndex,
+}
+
+/// A planted bug: a named deviation from Raft, off by default.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum RaftBug {
+    /// Commit entries from earlier terms by counting replicas.
+    Figure8,
+    /// Grant votes without persisting `votedFor`.
+    VoteWithoutPersist,
+    /// The leader serves reads locally without confirming leadership.
+    StaleRead,
+    /// Acknowledge appended entries before syncing them.
+    AckBeforeSync,
+}
+
+/// Raft's settings, as a scenario file's `[protocol]` table.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Raft {
+    /// Shortest election timeout.
+    pub election_timeout_min: Duration,
+    /// Longest election timeout.
+    pub election_timeout_max: Duration,
+    /// Interval between a leader's heartbeats.
+    pub heartbeat: Duration,
+    /// How long a client waits for an answer before trying another server.
+    pub client_retry: Duration,
+    /// Most entries in one `Append` message.
+    pub batch_max: usize,
+    /// How reads are served.
+    pub read_mode: ReadMode,
+    /// Planted bugs to switch on.
+    pub bugs: Vec<RaftBug>,
+}
+
+impl Default for Raft {
+    fn default() -> Raft {
+        Raft {
+            election_timeout_min: Duration::from_millis(150),
+            election_timeout_max: Duration::from_millis(300),
+            heartbeat: Duration::from_millis(50),
+            client_retry: Duration::from_millis(100),
+            batch_max: 64,
+            read_mode: ReadMode::ReadIndex,
+            bugs: Vec::new(),
+        }
+    }
+}
+
+impl Raft {
+    /// Whether planted bug `bug` is switched on.
+    pub fn has(&self, bug: RaftBug) -> bool {
+        self.bugs.contains(&bug)
+    }
+
+    /// The same settings with `bug` switched on.
+    pub fn with_bug(mut self, bug: RaftBug) -> Raft {
+        self.bugs.push(bug);
+        self
+    }
+}
+
+impl Protocol for Raft {
+    type Msg = Msg;
+    type Timer = Timer;
+    type Server = Server;
+    type Client = RaftClient;
+
+    fn server(&self, id: NodeId, cluster: &Cluster) -> Server {
+        Server::new(self.clone(), id, cluster)
+    }
+
+    fn client(&self, _id: NodeId, cluster: &Cluster) -> RaftClient {
+        RaftClient::new(self, cluster)
+    }
+
+    fn invariants(&self) -> Vec<Box<dyn Invariant<Raft>>> {
+        invariants::all()
+    }
+}
+
+impl crate::Catalogued for Raft {
+    const NAME: &'static str = "raft";
+    const SUMMARY: &'static str = "Raft consensus replicating a key-value store of cas registers";
+    const BUGS: &'static [(&'static str, &'static str)] = &[
+        (
+            "figure-8",
+            "commits earlier-term entries by counting replicas: committed entries can be overwritten",
+        ),
+        (
+            "vote-without-persist",
+            "grants votes without persisting them: two leaders in one term after a restart",
+        ),
+        (
+            "stale-read",
+            "a leader reads locally without confirming leadership: a deposed leader returns stale data",
+        ),
+        ("ack-before-sync", "acknowledges entries before syncing: acknowledged writes vanish at a crash"),
+    ];
+    const MODEL: &'static str = "cas-register";
+}

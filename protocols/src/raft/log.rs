@@ -1,0 +1,139 @@
+//! The durable state: term and vote under `meta`, the log under `log/<index>`.
+//!
+//! The in-memory [`Log`] mirrors storage exactly; every change writes storage
+//! first-hand, and the server decides when to sync.
+
+use serde::{Deserialize, Serialize};
+use sim_core::{NodeId, Storage, StorageError};
+
+use super::message::Cmd;
+
+const META: &str = "meta";
+const LOG_PREFIX: &str = "log/";
+
+/// One log entry: the term it was created in and its command.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct Entry {
+    /// The leader's term when it appended the entry.
+    pub term: u64,
+    /// The command.
+    pub cmd: Cmd,
+}
+
+/// Term and vote, written together so they are never torn apart.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub(crate) struct Meta {
+    pub term: u64,
+    pub voted_for: Option<NodeId>,
+}
+
+impl Meta {
+    /// Reads term and vote. Every meta write is synced in the step that makes
+    /// it, so a crash cannot tear it; should it happen anyway, the safest
+    /// reading is "voted for myself" in the newest term the log proves.
+    pub fn load(storage: &Storage, me: NodeId, log: &Log) -> Meta {
+        match storage.get::<Meta>(META) {
+            Ok(meta) => meta.unwrap_or_default(),
+            Err(_) => Meta { term: log.last_term(), voted_for: Some(me) },
+        }
+    }
+
+    /// Writes term and vote (durable after the caller syncs).
+    pub fn save(&self, storage: &mut Storage) {
+        storage.put(META, self);
+    }
+}
+
+fn key(index: u64) -> String {
+    format!("{LOG_PREFIX}{index:020}")
+}
+
+/// The log, indexed from 1; index 0 is the empty prefix with term 0.
+#[derive(Clone, Debug, Default)]
+pub struct Log {
+    entries: Vec<Entry>,
+    /// How many truncations this log has had, and the index of the latest,
+    /// so checkers can tell which entries may have been replaced.
+    truncations: (u64, u64),
+}
+
+impl Log {
+    /// Rebuilds the log from storage, truncating at the first torn or missing
+    /// entry (a torn entry was never synced, so never acknowledged).
+    /// Returns the log and whether storage had to be repaired.
+    pub(crate) fn load(storage: &mut Storage) -> (Log, bool) {
+        let mut log = Log::default();
+        for name in storage.keys(LOG_PREFIX) {
+            let expected = key(log.last_index() + 1);
+            match storage.get::<Entry>(&name) {
+                Ok(Some(entry)) if name == expected => log.entries.push(entry),
+                Ok(_) | Err(StorageError::Corrupt { .. } | StorageError::Decode { .. }) => {
+                    storage.delete_from(LOG_PREFIX, &name);
+                    return (log, true);
+                }
+            }
+        }
+        (log, false)
+    }
+
+    /// Index of the last entry (0 if empty).
+    pub fn last_index(&self) -> u64 {
+        self.entries.len() as u64
+    }
+
+    /// Term of the last entry (0 if empty).
+    pub fn last_term(&self) -> u64 {
+        self.entries.last().map_or(0, |e| e.term)
+    }
+
+    /// Term of the entry at `index`; `Some(0)` for index 0, `None` past the end.
+    pub fn term_at(&self, index: u64) -> Option<u64> {
+        if index == 0 { Some(0) } else { self.get(index).map(|e| e.term) }
+    }
+
+    /// The entry at `index`, if there is one.
+    pub fn get(&self, index: u64) -> Option<&Entry> {
+        let position = usize::try_from(index.checked_sub(1)?).ok()?;
+        self.entries.get(position)
+    }
+
+    /// Every entry, index 1 first.
+    pub fn entries(&self) -> &[Entry] {
+        &self.entries
+    }
+
+    /// Up to `count` entries starting at index `from`.
+    pub fn slice(&self, from: u64, count: usize) -> Vec<Entry> {
+        let start = (from.max(1) - 1) as usize;
+        self.entries.iter().skip(start).take(count).cloned().collect()
+    }
+
+    /// The first index of the run of entries with the term of entry `index`.
+    pub fn term_start(&self, index: u64) -> u64 {
+        let Some(term) = self.term_at(index) else { return self.last_index() + 1 };
+        let mut first = index;
+        while first > 1 && self.term_at(first - 1) == Some(term) {
+            first -= 1;
+        }
+        first
+    }
+
+    /// Appends `entry` in memory and in storage.
+    pub(crate) fn append(&mut self, storage: &mut Storage, entry: Entry) {
+        storage.put(&key(self.last_index() + 1), &entry);
+        self.entries.push(entry);
+    }
+
+    /// Drops every entry from `index` on, in memory and in storage.
+    pub(crate) fn truncate_from(&mut self, storage: &mut Storage, index: u64) {
+        assert!(index >= 1, "index={index} the empty prefix cannot be truncated");
+        storage.delete_from(LOG_PREFIX, &key(index));
+        self.entries.truncate((index - 1) as usize);
+        self.truncations = (self.truncations.0 + 1, index);
+    }
+
+    /// The number of truncations so far and the index of the latest.
+    pub fn truncations(&self) -> (u64, u64) {
+        self.truncations
+    }
+}
