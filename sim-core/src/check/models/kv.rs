@@ -24,21 +24,60 @@ pub struct StrHash {
     h2: u64,
 }
 
-fn mul_mod(a: u64, b: u64) -> u64 {
-    let r = u128::from(a) * u128::from(b);
+const fn mul_mod(a: u64, b: u64) -> u64 {
+    let r = (a as u128) * (b as u128);
     let s = (r as u64 & PRIME) + (r >> 61) as u64;
     if s >= PRIME { s - PRIME } else { s }
 }
 
-fn add_mod(a: u64, b: u64) -> u64 {
+const fn add_mod(a: u64, b: u64) -> u64 {
     let s = a + b;
     if s >= PRIME { s - PRIME } else { s }
+}
+
+/// `DIGITS[k][c]` is `(c + 1) * B^(3 - k)` for both hashes, so four bytes
+/// fold into the hash with one multiplication: `h * B^4 + sum of DIGITS`.
+const DIGITS_1: [[u64; 256]; 4] = digit_table(true);
+const DIGITS_2: [[u64; 256]; 4] = digit_table(false);
+const BASE_1_POW4: u64 = mul_mod(mul_mod(BASE_1, BASE_1), mul_mod(BASE_1, BASE_1));
+const BASE_2_POW4: u64 = BASE_2.wrapping_mul(BASE_2).wrapping_mul(BASE_2).wrapping_mul(BASE_2);
+
+const fn digit_table(modular: bool) -> [[u64; 256]; 4] {
+    let mut table = [[0; 256]; 4];
+    let mut k = 0;
+    while k < 4 {
+        let mut c = 0;
+        while c < 256 {
+            let mut v = c as u64 + 1;
+            let mut i = k;
+            while i < 3 {
+                v = if modular { mul_mod(v, BASE_1) } else { v.wrapping_mul(BASE_2) };
+                i += 1;
+            }
+            table[k][c] = v;
+            c += 1;
+        }
+        k += 1;
+    }
+    table
 }
 
 impl StrHash {
     fn of(text: &str) -> StrHash {
         let mut h = StrHash::default();
-        for &byte in text.as_bytes() {
+        let bytes = text.as_bytes();
+        let mut chunks = bytes.chunks_exact(4);
+        for chunk in &mut chunks {
+            let mut sum1 = 0;
+            let mut sum2: u64 = 0;
+            for (k, &byte) in chunk.iter().enumerate() {
+                sum1 = add_mod(sum1, DIGITS_1[k][byte as usize]);
+                sum2 = sum2.wrapping_add(DIGITS_2[k][byte as usize]);
+            }
+            h.h1 = add_mod(mul_mod(h.h1, BASE_1_POW4), sum1);
+            h.h2 = h.h2.wrapping_mul(BASE_2_POW4).wrapping_add(sum2);
+        }
+        for &byte in chunks.remainder() {
             h.h1 = add_mod(mul_mod(h.h1, BASE_1), u64::from(byte) + 1);
             h.h2 = h.h2.wrapping_mul(BASE_2).wrapping_add(u64::from(byte) + 1);
         }
@@ -225,6 +264,17 @@ impl Model for KvMap {
 mod tests {
     use super::*;
     use crate::check::models::test_op;
+
+    #[test]
+    fn chunked_hash_equals_byte_by_byte() {
+        let text = "x 12 345 yx 0 0 y\u{e9}";
+        let (mut h1, mut h2) = (0, 0u64);
+        for &byte in text.as_bytes() {
+            h1 = add_mod(mul_mod(h1, BASE_1), u64::from(byte) + 1);
+            h2 = h2.wrapping_mul(BASE_2).wrapping_add(u64::from(byte) + 1);
+        }
+        assert_eq!(StrHash::of(text), StrHash { len: text.len() as u32, h1, h2 });
+    }
 
     #[test]
     fn append_hash_equals_hash_of_concatenation() {
