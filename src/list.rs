@@ -31,7 +31,7 @@ pub fn run(args: ListArgs) -> anyhow::Result<ExitCode> {
     for p in catalogue() {
         println!("  {:<16} {} (model: {})", p.name, p.summary, p.model);
         for (bug, effect) in p.bugs {
-            println!("    bug {bug:<18} {effect}");
+            println!("    bug {bug:<22} {effect}");
         }
     }
     println!("models");

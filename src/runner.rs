@@ -84,22 +84,32 @@ fn entry<P: Catalogued>() -> Entry {
     Entry { name: P::NAME, summary: P::SUMMARY, bugs: P::BUGS, model: P::MODEL }
 }
 
+type Bind = fn(&Scenario, &str) -> anyhow::Result<Box<dyn Runner>>;
+
+/// Every protocol a scenario may name: its catalogue entry and how to bind it.
+const PROTOCOLS: &[(fn() -> Entry, Bind)] = &[
+    (entry::<protocols::register::Register>, typed::<protocols::register::Register>),
+    (entry::<protocols::abd::Abd>, typed::<protocols::abd::Abd>),
+    (entry::<protocols::raft::Raft>, typed::<protocols::raft::Raft>),
+];
+
 /// The protocols a scenario may name.
 pub fn catalogue() -> Vec<Entry> {
-    vec![entry::<protocols::register::Register>()]
+    PROTOCOLS.iter().map(|(entry, _)| entry()).collect()
 }
 
 /// Binds a scenario to its protocol, validating the protocol's parameters.
 pub fn runner(scenario: &Scenario, text: &str) -> anyhow::Result<Box<dyn Runner>> {
-    match scenario.protocol.name.as_str() {
-        "register" => typed::<protocols::register::Register>(scenario, text),
-        other => {
+    let name = scenario.protocol.name.as_str();
+    match PROTOCOLS.iter().find(|(entry, _)| entry().name == name) {
+        Some((_, bind)) => bind(scenario, text),
+        None => {
             let known: Vec<&str> = catalogue().iter().map(|p| p.name).collect();
             Err(at_field(
                 text,
                 &scenario.path,
                 "protocol.name",
-                format!("unknown protocol {other:?}; known protocols are {}", known.join(", ")),
+                format!("unknown protocol {name:?}; known protocols are {}", known.join(", ")),
             )
             .into())
         }
@@ -282,7 +292,7 @@ fn linearizability(model: &str, history: &History) -> anyhow::Result<(CheckResul
         Verdict::NotLinearizable => {
             let part = report.violations().next().expect("a violating part");
             let blocked = part.violation.as_ref().map(|v| &v.blocked);
-            let what = blocked.map_or(String::new(), |b| format!("{} {}", b.f, b.value));
+            let what = blocked.map_or(String::new(), describe_op);
             let key = part.key.as_ref().map_or(String::new(), |k| format!(" on key {k}"));
             let at = blocked.and_then(|b| records.get(b.line.saturating_sub(1))).map(|r| r.time);
             let when = at.map_or(String::new(), |t| format!(" invoked at {t}"));
@@ -298,4 +308,13 @@ fn linearizability(model: &str, history: &History) -> anyhow::Result<(CheckResul
         }
     };
     Ok((CheckResult { name: "linearizability".into(), status, detail }, at))
+}
+
+/// "read -> 3", "write 4", "cas [1 2]": an operation as the checker saw it.
+fn describe_op(op: &check::OpRef) -> String {
+    match (&op.value, &op.result) {
+        (sim_core::Value::Nil, result) => format!("{} -> {result}", op.f),
+        (value, result) if result.is_nil() || result == value => format!("{} {value}", op.f),
+        (value, result) => format!("{} {value} -> {result}", op.f),
+    }
 }
