@@ -86,23 +86,33 @@ fn entry<P: Catalogued>() -> Entry {
 
 type Bind = fn(&Scenario, &str) -> anyhow::Result<Box<dyn Runner>>;
 
-/// Every protocol a scenario may name: its catalogue entry and how to bind it.
-const PROTOCOLS: &[(fn() -> Entry, Bind)] = &[
-    (entry::<protocols::register::Register>, typed::<protocols::register::Register>),
-    (entry::<protocols::abd::Abd>, typed::<protocols::abd::Abd>),
-    (entry::<protocols::raft::Raft>, typed::<protocols::raft::Raft>),
+/// A protocol's catalogue entry and how to bind a scenario to it.
+struct Registration {
+    entry: fn() -> Entry,
+    bind: Bind,
+}
+
+const fn register<P: Catalogued>() -> Registration {
+    Registration { entry: entry::<P>, bind: typed::<P> }
+}
+
+/// Every protocol a scenario may name.
+const PROTOCOLS: &[Registration] = &[
+    register::<protocols::register::Register>(),
+    register::<protocols::abd::Abd>(),
+    register::<protocols::raft::Raft>(),
 ];
 
 /// The protocols a scenario may name.
 pub fn catalogue() -> Vec<Entry> {
-    PROTOCOLS.iter().map(|(entry, _)| entry()).collect()
+    PROTOCOLS.iter().map(|p| (p.entry)()).collect()
 }
 
 /// Binds a scenario to its protocol, validating the protocol's parameters.
 pub fn runner(scenario: &Scenario, text: &str) -> anyhow::Result<Box<dyn Runner>> {
     let name = scenario.protocol.name.as_str();
-    match PROTOCOLS.iter().find(|(entry, _)| entry().name == name) {
-        Some((_, bind)) => bind(scenario, text),
+    match PROTOCOLS.iter().find(|p| (p.entry)().name == name) {
+        Some(p) => (p.bind)(scenario, text),
         None => {
             let known: Vec<&str> = catalogue().iter().map(|p| p.name).collect();
             Err(at_field(
