@@ -32,6 +32,6 @@ pub mod models;
 mod partition;
 mod verdict;
 
-pub use model::{Interner, Model, ModelError, Prepared, observed};
+pub use model::{Interner, Model, ModelError, Prepared};
 pub use partition::{Budget, CheckError, CheckOptions, check, check_history};
 pub use verdict::{OpRef, PartReport, Report, Verdict, Violation};

@@ -9,7 +9,7 @@ use std::collections::BTreeMap;
 use std::fmt::Debug;
 use std::hash::Hash;
 
-use crate::history::{Operation, RecordType, Value};
+use crate::history::{Operation, Value};
 
 /// A sequential specification of an object, for linearizability checking.
 pub trait Model: Sync {
@@ -127,11 +127,6 @@ impl Interner {
     pub fn is_empty(&self) -> bool {
         self.values.len() == 1
     }
-}
-
-/// The value an operation observed: its result if `ok`, otherwise its argument.
-pub fn observed(op: &Operation) -> &Value {
-    if op.kind == RecordType::Ok && !op.result.is_nil() { &op.result } else { &op.argument }
 }
 
 #[cfg(test)]
