@@ -41,6 +41,7 @@ const EXIT_USAGE: u8 = 2;
 
 fn main() -> ExitCode {
     quiet_simulated_panics();
+    init_logging();
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Run(args) => run::run(args),
@@ -85,4 +86,18 @@ fn quiet_simulated_panics() {
             default(info);
         }
     }));
+}
+
+/// Logs go to stderr when `ORRERY_LOG` (or `RUST_LOG`) asks for them, e.g.
+/// `ORRERY_LOG=debug`. Records carry the virtual time (`t`) and node of the
+/// handler that wrote them, never the wall clock.
+fn init_logging() {
+    let filter = std::env::var("ORRERY_LOG").or_else(|_| std::env::var("RUST_LOG"));
+    if let Ok(filter) = filter {
+        tracing_subscriber::fmt()
+            .with_env_filter(tracing_subscriber::EnvFilter::new(filter))
+            .without_time()
+            .with_writer(std::io::stderr)
+            .init();
+    }
 }
