@@ -8,11 +8,9 @@ use protocols::Catalogued;
 use serde::{Deserialize, Serialize};
 use sim_core::check::availability::{self, Thresholds};
 use sim_core::check::{self, CheckOptions, Verdict, models};
-use sim_core::{
-    History, Limits, Pacing, RecordType, RegisterWorkload, RunEnd, RunReport, Seed, Sim, Time, TraceSink,
-};
+use sim_core::{History, Limits, Pacing, RecordType, RunEnd, RunReport, Seed, Sim, Time, TraceSink};
 
-use crate::scenario::{Scenario, ScenarioError, at_field, locate_value};
+use crate::scenario::{Scenario, ScenarioError, at_field, locate_value, suggest};
 
 /// How one check, or one whole seed, came out.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
@@ -129,36 +127,46 @@ pub fn runner(scenario: &Scenario, text: &str) -> anyhow::Result<Box<dyn Runner>
 fn typed<P: Catalogued>(scenario: &Scenario, text: &str) -> anyhow::Result<Box<dyn Runner>> {
     let params = toml::Value::Table(scenario.protocol.params.clone());
     let protocol = P::deserialize(params).map_err(|e| protocol_error(scenario, text, e.message().trim()))?;
+    P::workload(&scenario.workload.params).map_err(|message| workload_error(scenario, text, &message))?;
     let model = scenario.checks.model.clone().unwrap_or_else(|| P::MODEL.to_string());
-    if scenario.checks.linearizable && model_for(&model).is_none() {
-        return Err(at_field(
-            text,
-            &scenario.path,
-            "checks.model",
-            format!("unknown model {model:?}; use register or cas-register"),
-        )
-        .into());
+    if scenario.checks.linearizable && model != "none" && model_for(&model).is_none() {
+        let message = format!("unknown model {model:?}; use register, cas-register or none");
+        return Err(at_field(text, &scenario.path, "checks.model", message).into());
     }
     Ok(Box::new(Typed { protocol, scenario: scenario.clone(), model }))
 }
 
-/// Places an error from the protocol's own parameter parsing: by the field it
-/// names, or by the offending value it quotes.
-fn protocol_error(scenario: &Scenario, text: &str, message: &str) -> ScenarioError {
+/// Places an error from the protocol's workload parameters.
+fn workload_error(scenario: &Scenario, text: &str, message: &str) -> ScenarioError {
+    place(scenario, text, "workload", message)
+}
+
+/// Places an error from a protocol's own parsing of table `table`: by the
+/// field it names, or by the value it quotes; suggests a near-miss key.
+fn place(scenario: &Scenario, text: &str, table: &str, message: &str) -> ScenarioError {
     let token = message.split('`').nth(1).unwrap_or("");
-    if message.contains("field `") {
-        return at_field(text, &scenario.path, &format!("protocol.{token}"), message.to_string());
+    let mut message = message.to_string();
+    if let Some(suggestion) = suggest(&message) {
+        message.push_str(&format!("; did you mean `{suggestion}`?"));
     }
-    match locate_value(text, "protocol", token) {
+    if message.contains("field `") {
+        return at_field(text, &scenario.path, &format!("{table}.{token}"), message);
+    }
+    match locate_value(text, table, token).filter(|_| !token.is_empty()) {
         Some((line, column, field)) => ScenarioError {
             path: scenario.path.clone(),
             line: Some(line),
             column: Some(column),
             field: Some(field),
-            message: message.to_string(),
+            message,
         },
-        None => at_field(text, &scenario.path, "protocol", message.to_string()),
+        None => at_field(text, &scenario.path, table, message),
     }
+}
+
+/// Places an error from the protocol's own parameter parsing.
+fn protocol_error(scenario: &Scenario, text: &str, message: &str) -> ScenarioError {
+    place(scenario, text, "protocol", message)
 }
 
 struct Typed<P> {
@@ -170,8 +178,7 @@ struct Typed<P> {
 impl<P: Catalogued> Runner for Typed<P> {
     fn run(&self, seed: u64, sink: TraceSink) -> anyhow::Result<(SeedOutcome, RunReport)> {
         let s = &self.scenario;
-        let workload =
-            RegisterWorkload { keys: s.workload.keys, mix: s.workload.mix, values: s.workload.values };
+        let workload = P::workload(&s.workload.params).map_err(anyhow::Error::msg)?;
         let pacing = Pacing {
             think: s.workload.think_latency(),
             duration: s.workload.duration,
@@ -179,7 +186,7 @@ impl<P: Catalogued> Runner for Typed<P> {
         };
         let mut builder = Sim::builder(self.protocol.clone(), Seed(seed))
             .servers(s.cluster.servers)
-            .clients(s.workload.clients, workload)
+            .clients_boxed(s.workload.clients, workload)
             .pacing(pacing)
             .network(s.net_config())
             .faults(s.schedule())
@@ -194,16 +201,23 @@ impl<P: Catalogued> Runner for Typed<P> {
         }
         let mut sim = builder.build().map_err(anyhow::Error::msg).context("cannot build the simulation")?;
         let report = sim.run();
-        let outcome = judge(s, &self.model, seed, &report)?;
+        let extra = self.protocol.judge(&report);
+        let outcome = judge(s, &self.model, seed, &report, extra)?;
         Ok((outcome, report))
     }
 }
 
-fn judge(s: &Scenario, model: &str, seed: u64, report: &RunReport) -> anyhow::Result<SeedOutcome> {
+fn judge(
+    s: &Scenario,
+    model: &str,
+    seed: u64,
+    report: &RunReport,
+    extra: Vec<protocols::Judgement>,
+) -> anyhow::Result<SeedOutcome> {
     let mut checks = vec![run_check(&report.end)];
     let mut failed_at = (!report.end.is_normal()).then_some(report.time);
     let operations = report.history.operations().context("the recorded history breaks the history rules")?;
-    if s.checks.linearizable {
+    if s.checks.linearizable && model != "none" {
         let (result, at) = linearizability(model, &report.history)?;
         failed_at = failed_at.or(at);
         checks.push(result);
@@ -230,6 +244,17 @@ fn judge(s: &Scenario, model: &str, seed: u64, report: &RunReport) -> anyhow::Re
             status: if a.pass { Status::Pass } else { Status::Fail },
             detail,
         });
+    }
+    for judgement in extra {
+        let status = match judgement.pass {
+            Some(true) => Status::Pass,
+            Some(false) => Status::Fail,
+            None => Status::Unknown,
+        };
+        if status == Status::Fail {
+            failed_at = failed_at.or(judgement.at);
+        }
+        checks.push(CheckResult { name: judgement.name, status, detail: judgement.detail });
     }
     let status = checks.iter().map(|c| c.status).max_by_key(|s| match s {
         Status::Pass => 0,

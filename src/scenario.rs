@@ -9,8 +9,8 @@ use std::path::{Path, PathBuf};
 use serde::de::{self, Deserializer, MapAccess, Visitor};
 use serde::{Deserialize, Serialize};
 use sim_core::{
-    Cut, Duration, Fault, FaultSchedule, Latency, Nemesis, NemesisKind, NetConfig, NodeId, Probability,
-    RegisterMix, Time, Topology,
+    Cut, Duration, Fault, FaultSchedule, Latency, Nemesis, NemesisKind, NetConfig, NodeId, Probability, Time,
+    Topology,
 };
 
 /// What a scenario expects its checks to conclude.
@@ -220,22 +220,14 @@ fn parse_rate(text: &str) -> Result<Rate, String> {
     Ok(Rate { period: Duration::from_nanos((unit.as_nanos() as f64 / count) as u64) })
 }
 
-/// `[workload]`: closed-loop clients doing register operations.
+/// `[workload]`: closed-loop clients. The pacing keys are the engine's; the
+/// rest (e.g. `keys`, `values`, `mix` for register operations) belong to the
+/// protocol's workload.
 #[derive(Clone, Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
 pub struct WorkloadSpec {
     /// Number of clients.
     #[serde(default = "default_clients")]
     pub clients: usize,
-    /// Number of keys.
-    #[serde(default = "default_keys")]
-    pub keys: u64,
-    /// Values are drawn from `0..values`.
-    #[serde(default = "default_values")]
-    pub values: u64,
-    /// Relative weights of read, write and cas.
-    #[serde(default)]
-    pub mix: RegisterMix,
     /// Pause between a client's operations (mutually exclusive with `rate`).
     pub think: Option<LatencySpec>,
     /// Each client's mean operation rate, e.g. "50/s" (exponential think time).
@@ -246,16 +238,13 @@ pub struct WorkloadSpec {
     /// An operation unanswered this long is recorded as `info`.
     #[serde(default = "default_timeout")]
     pub timeout: Duration,
+    /// The protocol workload's own parameters.
+    #[serde(flatten)]
+    pub params: toml::Table,
 }
 
 fn default_clients() -> usize {
     3
-}
-fn default_keys() -> u64 {
-    3
-}
-fn default_values() -> u64 {
-    5
 }
 fn default_duration() -> Duration {
     Duration::from_secs(5)
@@ -268,13 +257,11 @@ impl Default for WorkloadSpec {
     fn default() -> WorkloadSpec {
         WorkloadSpec {
             clients: default_clients(),
-            keys: default_keys(),
-            values: default_values(),
-            mix: RegisterMix::default(),
             think: None,
             rate: None,
             duration: default_duration(),
             timeout: default_timeout(),
+            params: toml::Table::new(),
         }
     }
 }
@@ -603,13 +590,6 @@ impl Scenario {
         if self.workload.think.is_some() && self.workload.rate.is_some() {
             return err("workload.rate", "give either `think` or `rate`, not both".into());
         }
-        let mix = self.workload.mix;
-        if mix.read == 0 && mix.write == 0 && mix.cas == 0 {
-            return err("workload.mix", "the mix must give some operation a positive weight".into());
-        }
-        if self.workload.keys == 0 || self.workload.values == 0 {
-            return err("workload.keys", "keys and values must be at least 1".into());
-        }
         let nodes = self.cluster.servers + self.workload.clients;
         for (i, fault) in self.faults.iter().enumerate() {
             let fault = fault.to_fault().map_err(|m| (format!("faults[{i}]"), m))?;
@@ -832,7 +812,7 @@ fn locate(text: &str, field: &str) -> Option<(usize, usize)> {
 }
 
 /// For "unknown field `x`, expected one of `a`, `b`": the closest expected name.
-fn suggest(message: &str) -> Option<String> {
+pub fn suggest(message: &str) -> Option<String> {
     let unknown = message.split("unknown field `").nth(1)?.split('`').next()?;
     let expected = message.split("expected").nth(1)?;
     let candidates: Vec<&str> = expected.split('`').skip(1).step_by(2).collect();

@@ -271,6 +271,13 @@ impl<P: Protocol> SimBuilder<P> {
         self
     }
 
+    /// Number of clients and an already boxed workload.
+    pub fn clients_boxed(mut self, count: usize, workload: Box<dyn Workload>) -> Self {
+        self.clients = count;
+        self.workload = Some(workload);
+        self
+    }
+
     /// Think time, duration and timeout of client operations.
     pub fn pacing(mut self, pacing: Pacing) -> Self {
         self.pacing = pacing;

@@ -63,12 +63,11 @@ impl Default for RegisterMix {
 /// and `{f: "cas", key: 2, value: [3, 1]}`. Values are drawn from `0..values`,
 /// so compare-and-sets succeed often enough to matter.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[serde(default, deny_unknown_fields)]
 pub struct RegisterWorkload {
     /// How many registers (keys `0..keys`).
     pub keys: u64,
     /// Operation mix.
-    #[serde(default)]
     pub mix: RegisterMix,
     /// Values are drawn from `0..values`.
     pub values: u64,
@@ -84,14 +83,14 @@ impl RegisterWorkload {
     /// Checks the parameters; the message names the bad one.
     pub fn validate(&self) -> Result<(), String> {
         if self.keys == 0 {
-            return Err("keys must be at least 1".into());
+            return Err("`keys` must be at least 1".into());
         }
         if self.values == 0 {
-            return Err("values must be at least 1".into());
+            return Err("`values` must be at least 1".into());
         }
         let RegisterMix { read, write, cas } = self.mix;
         if u64::from(read) + u64::from(write) + u64::from(cas) == 0 {
-            return Err("the mix must give some operation a positive weight".into());
+            return Err("`mix` must give some operation a positive weight".into());
         }
         Ok(())
     }
@@ -156,6 +155,6 @@ mod tests {
     #[test]
     fn validation_names_the_problem() {
         let bad = RegisterWorkload { keys: 0, ..RegisterWorkload::default() };
-        assert_eq!(bad.validate(), Err("keys must be at least 1".to_string()));
+        assert_eq!(bad.validate(), Err("`keys` must be at least 1".to_string()));
     }
 }
