@@ -201,7 +201,7 @@ impl<P: Catalogued> Runner for Typed<P> {
         }
         let mut sim = builder.build().map_err(anyhow::Error::msg).context("cannot build the simulation")?;
         let report = sim.run();
-        let extra = self.protocol.judge(&report);
+        let extra = self.protocol.judge(&report, &sim.view());
         let outcome = judge(s, &self.model, seed, &report, extra)?;
         Ok((outcome, report))
     }

@@ -11,7 +11,7 @@ pub mod raft;
 pub mod register;
 
 use serde::de::DeserializeOwned;
-use sim_core::{Protocol, RegisterWorkload, RunReport, Time, Workload};
+use sim_core::{ClusterView, Protocol, RegisterWorkload, RunReport, Time, Workload};
 
 /// What the command line knows about a protocol besides how to run it.
 pub trait Catalogued: Protocol + DeserializeOwned + Default + Clone + Send + Sync {
@@ -38,8 +38,9 @@ pub trait Catalogued: Protocol + DeserializeOwned + Default + Clone + Send + Syn
     }
 
     /// Protocol-specific checks of a finished run, beyond linearizability
-    /// (for example, that money is conserved). None by default.
-    fn judge(&self, _report: &RunReport) -> Vec<Judgement> {
+    /// (for example, that money is conserved), given the run's report and the
+    /// servers still up at the end. None by default.
+    fn judge(&self, _report: &RunReport, _servers: &ClusterView<'_, Self>) -> Vec<Judgement> {
         Vec::new()
     }
 }

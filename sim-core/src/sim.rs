@@ -996,6 +996,11 @@ impl<P: Protocol> Sim<P> {
         self.servers.get(id.index()).and_then(Option::as_ref)
     }
 
+    /// A read-only view of the servers that are up (or paused).
+    pub fn view(&self) -> ClusterView<'_, P> {
+        ClusterView { now: self.now, changed: None, servers: &self.servers }
+    }
+
     /// Client number `index`.
     pub fn client(&self, index: usize) -> &P::Client {
         &self.clients[index]
