@@ -138,8 +138,10 @@ fn prepare_part<M: Model>(
 type Outcomes<S> = Vec<Option<Outcome<S>>>;
 
 /// The first round's configurations per part; each round allows four times
-/// more. The first round runs on the calling thread: most parts of most
+/// more. The first round runs on the calling thread, in a fixed order, and
+/// stops at the first part that is not linearizable: most parts of most
 /// histories finish in it, and threads would cost more than they save.
+/// Later rounds run every undecided part, on all cores.
 const ROUND_FIRST: u64 = 1 << 10;
 const ROUND_GROWTH: u64 = 4;
 
@@ -166,8 +168,7 @@ fn run_parts<M: Model>(
             break;
         }
         undecided.sort_by_key(|&i| std::cmp::Reverse(parts[i].ops.len()));
-        let threads = if until == ROUND_FIRST { 1 } else { options.threads };
-        for (i, outcome) in run_round(&searches, &undecided, until, threads) {
+        for (i, outcome) in run_round(&searches, &undecided, until, options.threads) {
             outcomes[i] = outcome;
         }
         if outcomes.iter().any(|o| matches!(o, Some(Outcome::NotLinearizable(_)))) {
@@ -186,9 +187,24 @@ fn run_round<M: Model>(
     until: u64,
     threads: usize,
 ) -> Vec<(usize, Option<Outcome<M::State>>)> {
+    let first = until == ROUND_FIRST;
     let resume = |i: usize| (i, searches[i].lock().expect("no worker panicked").resume(until));
     let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
     let threads = if threads == 0 { cores } else { threads }.min(undecided.len());
+    if first {
+        // In order, stopping at the first part that is not linearizable: the
+        // order is fixed, so which parts were searched is deterministic too.
+        let mut results = Vec::with_capacity(undecided.len());
+        for &i in undecided {
+            let result = resume(i);
+            let failed = matches!(result.1, Some(Outcome::NotLinearizable(_)));
+            results.push(result);
+            if failed {
+                break;
+            }
+        }
+        return results;
+    }
     if threads <= 1 {
         return undecided.iter().map(|&i| resume(i)).collect();
     }
