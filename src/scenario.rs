@@ -867,8 +867,7 @@ mod tests {
 
     #[test]
     fn bad_fault_is_located() {
-        let e =
-            parse(&format!("{MINIMAL}faults = [\n  {{ at = \"1s\", crash = \"n9\" }},\n]\n")).unwrap_err();
+        let e = parse(&format!("{MINIMAL}[[faults]]\nat = \"1s\"\ncrash = \"n9\"\n")).unwrap_err();
         assert_eq!(e.field.as_deref(), Some("faults[0]"));
         assert!(e.message.contains("n9 does not exist"), "{e}");
     }
