@@ -30,6 +30,9 @@ pub fn run(args: ListArgs) -> anyhow::Result<ExitCode> {
     println!("protocols");
     for p in catalogue() {
         println!("  {:<16} {} (model: {})", p.name, p.summary, p.model);
+        for parameter in &p.parameters {
+            println!("    {parameter}");
+        }
         for (bug, effect) in p.bugs {
             println!("    bug {bug:<22} {effect}");
         }

@@ -76,10 +76,14 @@ pub struct Entry {
     pub bugs: &'static [(&'static str, &'static str)],
     /// The model its histories are checked against.
     pub model: &'static str,
+    /// Its parameters with their defaults, as TOML lines.
+    pub parameters: Vec<String>,
 }
 
 fn entry<P: Catalogued>() -> Entry {
-    Entry { name: P::NAME, summary: P::SUMMARY, bugs: P::BUGS, model: P::MODEL }
+    let defaults = toml::to_string(&P::default()).unwrap_or_default();
+    let parameters = defaults.lines().filter(|l| !l.trim().is_empty()).map(str::to_string).collect();
+    Entry { name: P::NAME, summary: P::SUMMARY, bugs: P::BUGS, model: P::MODEL, parameters }
 }
 
 type Bind = fn(&Scenario, &str) -> anyhow::Result<Box<dyn Runner>>;

@@ -10,11 +10,12 @@ pub mod primary_backup;
 pub mod raft;
 pub mod register;
 
+use serde::Serialize;
 use serde::de::DeserializeOwned;
 use sim_core::{ClusterView, Protocol, RegisterWorkload, RunReport, Time, Workload};
 
 /// What the command line knows about a protocol besides how to run it.
-pub trait Catalogued: Protocol + DeserializeOwned + Default + Clone + Send + Sync {
+pub trait Catalogued: Protocol + Serialize + DeserializeOwned + Default + Clone + Send + Sync {
     /// The name scenario files use, e.g. "raft".
     const NAME: &'static str;
     /// One line for `orrery list`.
