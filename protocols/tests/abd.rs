@@ -168,3 +168,12 @@ fn scenario_config_parses_with_kebab_case_bugs() {
     assert_eq!(config.retry, Duration::from_millis(10));
     assert!(serde_json::from_str::<Abd>(r#"{"bogus": 1}"#).is_err());
 }
+
+#[test]
+fn scenario_workload_is_reads_and_writes() {
+    use protocols::Catalogued;
+    let table = |text: &str| text.parse::<toml::Table>().unwrap();
+    assert!(Abd::workload(&table("keys = 2\nvalues = 5")).is_ok());
+    let err = Abd::workload(&table("keys = 2\nvalues = 5\nmix = { read = 1, write = 1, cas = 1 }")).err();
+    assert_eq!(err.as_deref(), Some("abd is a read/write register: mix.cas must be 0"));
+}

@@ -38,7 +38,7 @@ mod message;
 mod server;
 
 use serde::{Deserialize, Serialize};
-use sim_core::{Cluster, Duration, Invariant, NodeId, Protocol};
+use sim_core::{Cluster, Duration, Invariant, NodeId, Protocol, RegisterMix, RegisterWorkload, Workload};
 
 pub use client::AbdClient;
 pub use message::{Msg, Timer, Timestamp};
@@ -110,4 +110,20 @@ impl crate::Catalogued for Abd {
     const BUGS: &'static [(&'static str, &'static str)] =
         &[("no-read-repair", "reads skip the write-back phase: a later read can see an older value")];
     const MODEL: &'static str = "register";
+
+    /// Register reads and writes; compare-and-set is not an ABD operation, so
+    /// the mix defaults to reads and writes only and a cas weight is an error.
+    fn workload(params: &toml::Table) -> Result<Box<dyn Workload>, String> {
+        let mut workload: RegisterWorkload = toml::Value::Table(params.clone())
+            .try_into()
+            .map_err(|e: toml::de::Error| e.message().to_string())?;
+        if !params.contains_key("mix") {
+            workload.mix = RegisterMix { read: 1, write: 1, cas: 0 };
+        }
+        if workload.mix.cas > 0 {
+            return Err("abd is a read/write register: mix.cas must be 0".into());
+        }
+        workload.validate()?;
+        Ok(Box::new(workload))
+    }
 }
