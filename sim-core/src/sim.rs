@@ -337,9 +337,7 @@ impl<P: Protocol> SimBuilder<P> {
             schedule.merge(nemesis.schedule(cluster.servers(), &mut fault_rng));
         }
         validate_schedule(&schedule, &cluster)?;
-        if let Some(latency) = Some(&self.net.latency) {
-            latency.validate().map_err(|e| format!("network latency: {e}"))?;
-        }
+        self.net.latency.validate().map_err(|e| format!("network latency: {e}"))?;
         let time_max =
             self.limits.time_max.unwrap_or(Time::ZERO + self.pacing.duration + Duration::from_secs(60));
         let protocol = self.protocol;
@@ -676,6 +674,12 @@ impl<P: Protocol> Sim<P> {
     }
 
     fn timeout(&mut self, client: usize, op: OpId) {
+        // The timeout is the client's own timer: a paused client notices it only when it resumes.
+        let node = self.client_node(client);
+        let Some(Event::Timeout { client, op }) = self.defer_if_paused(node, Event::Timeout { client, op })
+        else {
+            return;
+        };
         let is_current = matches!(self.client_state[client].current, Some((id, _)) if id == op);
         if !is_current {
             return;
@@ -683,7 +687,6 @@ impl<P: Protocol> Sim<P> {
         self.resolve(client, op, RecordType::Info, None, Some("timeout".into()));
         // Jepsen retires a process whose operation is indeterminate.
         self.client_state[client].process += self.client_state.len() as u64;
-        let node = self.client_node(client);
         self.dispatch(node, Call::Timeout(op));
     }
 

@@ -398,6 +398,31 @@ fn client_timeout_records_info_and_retires_the_process() {
 }
 
 #[test]
+fn a_paused_client_notices_its_timeout_only_when_it_resumes() {
+    let faults = FaultSchedule::new()
+        .at(ms(0), Fault::Partition { cut: Cut::Isolate { node: NodeId(0) } })
+        .at(ms(10), Fault::Pause { node: NodeId(1) })
+        .at(ms(300), Fault::Resume { node: NodeId(1) })
+        .at(ms(300), Fault::Heal);
+    let pacing = Pacing {
+        think: Latency::constant(Duration::from_millis(1)),
+        duration: Duration::from_millis(200),
+        timeout: Some(Duration::from_millis(100)),
+    };
+    let mut sim = Sim::builder(Probe::default(), Seed(3))
+        .servers(1)
+        .clients(1, Script::new(vec![vec![Op::new("echo", 1)]]))
+        .pacing(pacing)
+        .faults(faults)
+        .build()
+        .unwrap();
+    let report = sim.run();
+    let records = report.history.records();
+    assert_eq!(records.len(), 2);
+    assert_eq!((records[1].kind, records[1].time), (RecordType::Info, ms(300)));
+}
+
+#[test]
 fn bad_schedules_are_rejected_at_build() {
     let faults = FaultSchedule::new().at(ms(1), Fault::Crash { node: NodeId(9) });
     let error = Sim::builder(Probe::default(), Seed(0)).servers(3).faults(faults).build().err().unwrap();
