@@ -27,7 +27,8 @@ fn median(mut xs: Vec<f64>) -> f64 {
 
 fn main() {
     let args: Vec<String> = std::env::args().skip(1).filter(|a| !a.starts_with('-')).collect();
-    let scenario = args.first().cloned().unwrap_or_else(|| "scenarios/register-skip-sync.toml".into());
+    let scenario =
+        args.first().cloned().unwrap_or_else(|| "scenarios/primary-backup-split-brain.toml".into());
     let seeds: u64 = args.get(1).and_then(|s| s.parse().ok()).unwrap_or(400);
     let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
     std::env::set_current_dir(env!("CARGO_MANIFEST_DIR")).expect("repository root");

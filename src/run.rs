@@ -29,6 +29,9 @@ pub struct RunArgs {
     /// Print the report as JSON instead of text.
     #[arg(long)]
     pub json: bool,
+    /// Also print the run's fault schedule as `[[faults]]` entries for a scenario file.
+    #[arg(long)]
+    pub print_faults: bool,
 }
 
 /// Runs `orrery run`.
@@ -75,6 +78,10 @@ pub fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
             "{}",
             summary(&scenario.name, &args.scenario, &outcome, &report, scenario.expect, as_expected)
         );
+        if args.print_faults {
+            println!("\n# The faults of seed {seed}, to paste into a scenario file:\n");
+            print!("{}", crate::scenario::schedule_toml(&report.schedule));
+        }
     }
     Ok(exit(as_expected))
 }

@@ -102,6 +102,7 @@ const fn register<P: Catalogued>() -> Registration {
 const PROTOCOLS: &[Registration] = &[
     register::<protocols::register::Register>(),
     register::<protocols::abd::Abd>(),
+    register::<protocols::primary_backup::PrimaryBackup>(),
     register::<protocols::raft::Raft>(),
 ];
 

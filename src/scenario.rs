@@ -688,6 +688,57 @@ impl Scenario {
     }
 }
 
+/// A schedule as `[[faults]]` entries that a scenario file accepts, so any
+/// run's faults — scripted or drawn by the nemesis — can be replayed by hand.
+pub fn schedule_toml(schedule: &FaultSchedule) -> String {
+    let list = |nodes: &[NodeId]| nodes.iter().map(|n| format!("\"{n}\"")).collect::<Vec<_>>().join(", ");
+    let mut out = String::new();
+    for entry in schedule.entries() {
+        let action = match &entry.fault {
+            Fault::Crash { node } => format!("crash = \"{node}\""),
+            Fault::Restart { node } => format!("restart = \"{node}\""),
+            Fault::Pause { node } => format!("pause = \"{node}\""),
+            Fault::Resume { node } => format!("resume = \"{node}\""),
+            Fault::Heal => "heal = true".to_string(),
+            Fault::Slow { node, factor } => format!("slow = \"{node}\"\nfactor = {factor}"),
+            Fault::ClockJump { node, offset } => {
+                let sign = if *offset < 0 { "-" } else { "+" };
+                format!("clock-jump = \"{node}\"\noffset = \"{sign}{}\"", exact(offset.unsigned_abs()))
+            }
+            Fault::Partition { cut } => match cut {
+                Cut::Isolate { node } => format!("isolate = \"{node}\""),
+                Cut::Split { groups } => {
+                    let groups: Vec<String> = groups.iter().map(|g| format!("[{}]", list(g))).collect();
+                    format!("split = [{}]", groups.join(", "))
+                }
+                Cut::Bridge { left, bridge, right } => {
+                    format!(
+                        "bridge = {{ left = [{}], bridge = \"{bridge}\", right = [{}] }}",
+                        list(left),
+                        list(right)
+                    )
+                }
+                Cut::OneWay { from, to } => {
+                    format!("one-way = {{ from = [{}], to = [{}] }}", list(from), list(to))
+                }
+            },
+        };
+        out.push_str(&format!("[[faults]]\nat = \"{}\"\n{action}\n\n", exact(entry.at.as_nanos())));
+    }
+    out
+}
+
+/// Nanoseconds as exact decimal seconds: "1.5s", "0.061062314s".
+fn exact(nanos: u64) -> String {
+    let fraction = format!("{:09}", nanos % 1_000_000_000);
+    let fraction = fraction.trim_end_matches('0');
+    if fraction.is_empty() {
+        format!("{}s", nanos / 1_000_000_000)
+    } else {
+        format!("{}.{fraction}s", nanos / 1_000_000_000)
+    }
+}
+
 fn fault_nodes(fault: &Fault) -> Vec<NodeId> {
     match fault {
         Fault::Crash { node }
@@ -870,6 +921,24 @@ mod tests {
         let e = parse(&format!("{MINIMAL}[[faults]]\nat = \"1s\"\ncrash = \"n9\"\n")).unwrap_err();
         assert_eq!(e.field.as_deref(), Some("faults[0]"));
         assert!(e.message.contains("n9 does not exist"), "{e}");
+    }
+
+    #[test]
+    fn printed_schedules_parse_back_to_the_same_faults() {
+        let nemesis = Nemesis::new(
+            NemesisKind::ALL.to_vec(),
+            Duration::from_millis(200),
+            Duration::from_millis(300),
+            Time::from_nanos(10_000_000_000),
+        );
+        let schedule = nemesis.schedule(
+            &[NodeId(0), NodeId(1), NodeId(2), NodeId(3), NodeId(4)],
+            &mut sim_core::SimRng::new(sim_core::Seed(4), sim_core::Stream::Faults),
+        );
+        assert!(schedule.len() > 20);
+        let text = format!("{MINIMAL}[cluster]\nservers = 5\n\n{}", schedule_toml(&schedule));
+        let parsed = parse(&text).unwrap_or_else(|e| panic!("{e}\n{text}"));
+        assert_eq!(parsed.schedule(), schedule);
     }
 
     #[test]

@@ -171,3 +171,21 @@ fn usage_errors_exit_two() {
     assert_eq!(orrery(&["run", "scenarios/does-not-exist.toml"]).code, 2);
     assert_eq!(orrery(&["frobnicate"]).code, 2);
 }
+
+#[test]
+fn printed_faults_replay_the_nemesis_run_exactly() {
+    let out = orrery(&["run", "scenarios/raft-nemesis.toml", "--seed", "3", "--print-faults"]);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    let (summary, faults) = out.stdout.split_once("# The faults of seed 3").expect("a fault section");
+    let hash = |text: &str| text.lines().find_map(|l| l.strip_prefix("trace hash ")).map(str::to_string);
+    let original = std::fs::read_to_string(root().join("scenarios/raft-nemesis.toml")).unwrap();
+    let (before_nemesis, after) = original.split_once("[nemesis]").unwrap();
+    let rest = after.split_once("\n[").map_or(String::new(), |(_, r)| format!("[{r}"));
+    let faults = faults.split_once('\n').unwrap().1;
+    let scripted = format!("{before_nemesis}{rest}\n{faults}");
+    let file = scratch("printed-faults").join("scripted.toml");
+    std::fs::write(&file, scripted).unwrap();
+    let replay = orrery(&["run", file.to_str().unwrap(), "--seed", "3"]);
+    assert_eq!(replay.code, 0, "{}{}", replay.stdout, replay.stderr);
+    assert_eq!(hash(&replay.stdout), hash(summary), "the scripted schedule reproduces the nemesis run");
+}
