@@ -104,6 +104,7 @@ const PROTOCOLS: &[Registration] = &[
     register::<protocols::abd::Abd>(),
     register::<protocols::primary_backup::PrimaryBackup>(),
     register::<protocols::raft::Raft>(),
+    register::<protocols::load_balancer::LoadBalancer>(),
 ];
 
 /// The protocols a scenario may name.
