@@ -148,75 +148,74 @@ impl<M: Serialize, T: Serialize> TraceEvent<'_, M, T> {
     /// Appends the event as one JSON line: the same text `serde_json` makes of
     /// it, written by hand because the trace is on the hot path.
     pub fn write_json(&self, out: &mut Vec<u8>) {
-        out.reserve(160);
         let mut line = Line(out);
         match self {
             TraceEvent::Start { t, node } => {
-                line.open("start", *t);
-                line.number("node", node.0.into());
+                line.open(b"{\"ev\":\"start\",\"t\":", *t);
+                line.number(b",\"node\":", node.0.into());
             }
             TraceEvent::Send { t, mid, from, to, msg } => {
-                line.open("send", *t);
-                line.number("mid", *mid);
-                line.number("from", from.0.into());
-                line.number("to", to.0.into());
-                line.value("msg", msg);
+                line.open(b"{\"ev\":\"send\",\"t\":", *t);
+                line.number(b",\"mid\":", *mid);
+                line.number(b",\"from\":", from.0.into());
+                line.number(b",\"to\":", to.0.into());
+                line.value(b",\"msg\":", msg);
             }
             TraceEvent::Deliver { t, mid, from, to } => {
-                line.open("deliver", *t);
-                line.number("mid", *mid);
-                line.number("from", from.0.into());
-                line.number("to", to.0.into());
+                line.open(b"{\"ev\":\"deliver\",\"t\":", *t);
+                line.number(b",\"mid\":", *mid);
+                line.number(b",\"from\":", from.0.into());
+                line.number(b",\"to\":", to.0.into());
             }
             TraceEvent::Drop { t, mid, from, to, reason } => {
-                line.open("drop", *t);
-                line.number("mid", *mid);
-                line.number("from", from.0.into());
-                line.number("to", to.0.into());
-                line.value("reason", reason);
+                line.open(b"{\"ev\":\"drop\",\"t\":", *t);
+                line.number(b",\"mid\":", *mid);
+                line.number(b",\"from\":", from.0.into());
+                line.number(b",\"to\":", to.0.into());
+                line.value(b",\"reason\":", reason);
             }
             TraceEvent::Duplicate { t, mid } => {
-                line.open("duplicate", *t);
-                line.number("mid", *mid);
+                line.open(b"{\"ev\":\"duplicate\",\"t\":", *t);
+                line.number(b",\"mid\":", *mid);
             }
             TraceEvent::Defer { t, node } => {
-                line.open("defer", *t);
-                line.number("node", node.0.into());
+                line.open(b"{\"ev\":\"defer\",\"t\":", *t);
+                line.number(b",\"node\":", node.0.into());
             }
             TraceEvent::Timer { t, node, id, timer } => {
-                line.open("timer", *t);
-                line.number("node", node.0.into());
-                line.number("id", id.0);
-                line.value("timer", timer);
+                line.open(b"{\"ev\":\"timer\",\"t\":", *t);
+                line.number(b",\"node\":", node.0.into());
+                line.number(b",\"id\":", id.0);
+                line.value(b",\"timer\":", timer);
             }
             TraceEvent::Fault { t, fault } => {
-                line.open("fault", *t);
-                line.value("fault", fault);
+                line.open(b"{\"ev\":\"fault\",\"t\":", *t);
+                line.value(b",\"fault\":", fault);
             }
             TraceEvent::StorageLoss { t, node, lost_writes, torn_key } => {
-                line.open("storage-loss", *t);
-                line.number("node", node.0.into());
-                line.number("lost_writes", *lost_writes as u64);
-                line.value("torn_key", torn_key);
+                line.open(b"{\"ev\":\"storage-loss\",\"t\":", *t);
+                line.number(b",\"node\":", node.0.into());
+                line.number(b",\"lost_writes\":", *lost_writes as u64);
+                line.value(b",\"torn_key\":", torn_key);
             }
             TraceEvent::Invoke { t, node, process, op_id, op } => {
-                line.open("invoke", *t);
-                line.number("node", node.0.into());
-                line.number("process", *process);
-                line.number("op_id", op_id.0);
-                line.value("op", op);
+                line.open(b"{\"ev\":\"invoke\",\"t\":", *t);
+                line.number(b",\"node\":", node.0.into());
+                line.number(b",\"process\":", *process);
+                line.number(b",\"op_id\":", op_id.0);
+                line.value(b",\"op\":", op);
             }
             TraceEvent::Complete { t, node, process, op_id, kind, value } => {
-                line.open("complete", *t);
-                line.number("node", node.0.into());
-                line.number("process", *process);
-                line.number("op_id", op_id.0);
-                line.value("kind", kind);
-                line.value("value", value);
+                line.open(b"{\"ev\":\"complete\",\"t\":", *t);
+                line.number(b",\"node\":", node.0.into());
+                line.number(b",\"process\":", *process);
+                line.number(b",\"op_id\":", op_id.0);
+                line.value(b",\"kind\":", kind);
+                line.value(b",\"value\":", value);
             }
             TraceEvent::End { t, outcome } => {
-                line.open("end", *t);
-                line.value("outcome", outcome);
+                line.open(b"{\"ev\":\"end\",\"t\":", *t);
+                line.value(b",\"outcome\":", outcome);
             }
         }
         line.0.extend_from_slice(b"}\n");
@@ -227,24 +226,22 @@ impl<M: Serialize, T: Serialize> TraceEvent<'_, M, T> {
 struct Line<'a>(&'a mut Vec<u8>);
 
 impl Line<'_> {
+    /// Starts the object: `prefix` is `{"ev":"<kind>","t":`.
     #[inline(always)]
-    fn open(&mut self, ev: &str, t: Time) {
-        self.0.extend_from_slice(b"{\"ev\":\"");
-        self.0.extend_from_slice(ev.as_bytes());
-        self.0.extend_from_slice(b"\",\"t\":");
-        self.0.extend_from_slice(itoa::Buffer::new().format(t.as_nanos()).as_bytes());
+    fn open(&mut self, prefix: &'static [u8], t: Time) {
+        self.0.extend_from_slice(prefix);
+        self.digits(t.as_nanos());
+    }
+
+    /// A numeric field: `key` is `,"<name>":`.
+    #[inline(always)]
+    fn number(&mut self, key: &'static [u8], n: u64) {
+        self.0.extend_from_slice(key);
+        self.digits(n);
     }
 
     #[inline(always)]
-    fn key(&mut self, key: &str) {
-        self.0.extend_from_slice(b",\"");
-        self.0.extend_from_slice(key.as_bytes());
-        self.0.extend_from_slice(b"\":");
-    }
-
-    #[inline(always)]
-    fn number(&mut self, key: &str, n: u64) {
-        self.key(key);
+    fn digits(&mut self, n: u64) {
         if n < 10 {
             self.0.push(b'0' + n as u8);
         } else {
@@ -252,8 +249,9 @@ impl Line<'_> {
         }
     }
 
-    fn value<V: Serialize + ?Sized>(&mut self, key: &str, value: &V) {
-        self.key(key);
+    /// Any serialisable field: `key` is `,"<name>":`.
+    fn value<V: Serialize + ?Sized>(&mut self, key: &'static [u8], value: &V) {
+        self.0.extend_from_slice(key);
         serde_json::to_writer(&mut *self.0, value).expect("trace values serialise to JSON");
     }
 }
