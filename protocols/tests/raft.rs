@@ -125,7 +125,11 @@ fn first_failure(scenario: &Scenario, seeds: std::ops::Range<u64>) -> Option<(u6
 fn assert_sweep_passes(scenario: &Scenario, seeds: std::ops::Range<u64>) {
     let failures: Vec<(u64, String)> =
         seeds.filter_map(|seed| failure(&run(scenario, seed)).map(|what| (seed, what))).collect();
-    assert!(failures.is_empty(), "failing seeds (replay with run(&scenario, seed)): {failures:?}");
+    assert!(
+        failures.is_empty(),
+        "failing seeds: {failures:?}; replay one with \
+         SEED=N cargo test -p protocols --test raft -- --ignored --nocapture replay"
+    );
 }
 
 #[test]
@@ -308,4 +312,19 @@ fn correct_raft_passes_the_flicker_schedule() {
         let report = run(&flicker_scenario(Raft::default(), seed), seed);
         assert_eq!(failure(&report), None, "seed={seed}");
     }
+}
+
+/// Replays one seed of the default scenario and prints how it ended and its
+/// fault schedule: `SEED=N cargo test -p protocols --test raft -- --ignored --nocapture replay`.
+#[test]
+#[ignore]
+fn replay() {
+    let seed: u64 = std::env::var("SEED").expect("SEED is set").parse().expect("SEED is a number");
+    let report = run(&Scenario::default(), seed);
+    println!(
+        "seed={seed} end: {}\nlinearizability etc.: {:?}\n{}",
+        report.end,
+        failure(&report),
+        report.schedule
+    );
 }

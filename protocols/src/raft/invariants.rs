@@ -111,10 +111,16 @@ impl Invariant<Raft> for LogMatching {
     }
 }
 
-/// A leader's log holds every entry any server has counted as committed.
+/// A leader's log holds every entry committed in an earlier term.
+///
+/// An entry's commit term is the term of the first server seen counting it
+/// committed: the leader that commits it steps (and is checked) before any
+/// follower hears of it. A leader of an older term, say one just resumed
+/// from a pause, need not hold entries committed after its term.
 #[derive(Debug, Default)]
 pub struct LeaderCompleteness {
-    committed: BTreeMap<u64, u64>,
+    /// Index to (entry term, commit term).
+    committed: BTreeMap<u64, (u64, u64)>,
     marks: BTreeMap<NodeId, Mark>,
     checked: BTreeMap<u64, NodeId>,
 }
@@ -124,14 +130,17 @@ impl LeaderCompleteness {
         let upto = server.commit_index().min(server.log().last_index());
         for index in seen + 1..=upto {
             let term = server.log().term_at(index).expect("committed entry exists");
-            if let Some(&before) = self.committed.get(&index)
-                && before != term
-            {
-                return Err(format!(
-                    "{id} committed index={index} term={term}, but term={before} was committed there"
-                ));
+            match self.committed.get(&index) {
+                Some(&(before, _)) if before != term => {
+                    return Err(format!(
+                        "{id} committed index={index} term={term}, but term={before} was committed there"
+                    ));
+                }
+                Some(_) => {}
+                None => {
+                    self.committed.insert(index, (term, server.term()));
+                }
             }
-            self.committed.insert(index, term);
         }
         self.marks.insert(id, mark(server, upto.max(seen)));
         Ok(())
@@ -143,7 +152,8 @@ impl LeaderCompleteness {
             return Ok(());
         }
         self.checked.insert(server.term(), id);
-        for (&index, &term) in &self.committed {
+        let earlier = self.committed.iter().filter(|(_, (_, committed_in))| *committed_in < server.term());
+        for (&index, &(term, _)) in earlier {
             if server.log().term_at(index) != Some(term) {
                 return Err(format!(
                     "{id} leads term={} without the entry committed at index={index} term={term} (it has {:?})",
