@@ -6,6 +6,7 @@
 //! are checked against.
 
 pub mod abd;
+pub mod commit;
 pub mod load_balancer;
 pub mod primary_backup;
 pub mod raft;
