@@ -37,6 +37,9 @@ pub struct Scenario {
     /// The seed `orrery run` uses when none is given.
     #[serde(default)]
     pub seed: u64,
+    /// The seeds `orrery sweep` runs when none are given, e.g. "0..200"; a
+    /// scenario demonstrating a rare bug says how far to look.
+    pub seeds: Option<String>,
     /// The protocol and its parameters.
     pub protocol: ProtocolSpec,
     /// Servers and where they sit.
@@ -584,6 +587,14 @@ impl Scenario {
 
     fn validate(&self) -> Result<(), (String, String)> {
         let err = |field: &str, message: String| Err((field.to_string(), message));
+        if let Some(seeds) = &self.seeds
+            && parse_seeds(seeds).is_none()
+        {
+            return err(
+                "seeds",
+                format!("invalid seed range {seeds:?}: expected A..B with A < B, like \"0..200\""),
+            );
+        }
         if self.cluster.servers == 0 {
             return err("cluster.servers", "a cluster needs at least one server".into());
         }
@@ -686,6 +697,13 @@ impl Scenario {
         let margin = self.workload.timeout.saturating_mul(2) + Duration::from_secs(5);
         Time::ZERO + self.limits.time.unwrap_or(self.workload.duration + margin)
     }
+}
+
+/// A half-open seed range "A..B" with A < B.
+pub fn parse_seeds(text: &str) -> Option<std::ops::Range<u64>> {
+    let (a, b) = text.split_once("..")?;
+    let (start, end) = (a.trim().parse().ok()?, b.trim().parse().ok()?);
+    (start < end).then_some(start..end)
 }
 
 /// A schedule as `[[faults]]` entries that a scenario file accepts, so any

@@ -26,9 +26,9 @@ pub struct SweepArgs {
     /// The scenario file (not needed with --merge).
     #[arg(required_unless_present = "merge")]
     pub scenario: Option<PathBuf>,
-    /// Seeds to run, as a half-open range `A..B`.
-    #[arg(long, value_name = "A..B", default_value = "0..100")]
-    pub seeds: String,
+    /// Seeds to run, as a half-open range `A..B` (default: the scenario's `seeds`, else 0..100).
+    #[arg(long, value_name = "A..B")]
+    pub seeds: Option<String>,
     /// Simulations run at once (default: one per core).
     #[arg(long)]
     pub jobs: Option<usize>,
@@ -98,7 +98,8 @@ pub fn run(args: SweepArgs) -> anyhow::Result<ExitCode> {
     }
     let path = args.scenario.clone().expect("clap requires a scenario without --merge");
     let (scenario, runner) = load(&path)?;
-    let range = parse_range(&args.seeds)?;
+    let seeds_text = args.seeds.clone().or_else(|| scenario.seeds.clone()).unwrap_or_else(|| "0..100".into());
+    let range = parse_range(&seeds_text)?;
     let (shard_index, shard_count) = args.shard.as_deref().map(parse_shard).transpose()?.unwrap_or((0, 1));
     let seeds: Vec<u64> = range.clone().filter(|s| (s - range.start) % shard_count == shard_index).collect();
     let jobs =
@@ -107,7 +108,7 @@ pub fn run(args: SweepArgs) -> anyhow::Result<ExitCode> {
         scenario: scenario.name.clone(),
         path: path.clone(),
         expect: scenario.expect,
-        seeds: args.seeds.clone(),
+        seeds: seeds_text.clone(),
         shard: args.shard.clone(),
     };
     let options = Options {
@@ -280,14 +281,11 @@ impl Progress {
 }
 
 fn parse_range(text: &str) -> anyhow::Result<std::ops::Range<u64>> {
-    let (a, b) =
-        text.split_once("..").with_context(|| format!("--seeds {text:?}: expected a range like 0..1000"))?;
-    let start: u64 = a.trim().parse().with_context(|| format!("--seeds {text:?}: {a:?} is not a seed"))?;
-    let end: u64 = b.trim().parse().with_context(|| format!("--seeds {text:?}: {b:?} is not a seed"))?;
-    if start >= end {
-        bail!("--seeds {text:?}: the range is empty (A..B runs A up to but not including B)");
-    }
-    Ok(start..end)
+    crate::scenario::parse_seeds(text).with_context(|| {
+        format!(
+            "--seeds {text:?}: expected a non-empty range A..B (A up to but not including B), like 0..1000"
+        )
+    })
 }
 
 fn parse_shard(text: &str) -> anyhow::Result<(u64, u64)> {

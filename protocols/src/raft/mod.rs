@@ -83,6 +83,7 @@ pub enum ReadMode {
 #[serde(rename_all = "kebab-case")]
 pub enum RaftBug {
     /// Commit entries from earlier terms by counting replicas.
+    #[serde(rename = "figure-8")]
     Figure8,
     /// Grant votes without persisting `votedFor`.
     VoteWithoutPersist,
