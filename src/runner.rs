@@ -105,6 +105,8 @@ const PROTOCOLS: &[Registration] = &[
     register::<protocols::primary_backup::PrimaryBackup>(),
     register::<protocols::raft::Raft>(),
     register::<protocols::load_balancer::LoadBalancer>(),
+    register::<protocols::commit::TwoPc>(),
+    register::<protocols::commit::PaxosCommit>(),
 ];
 
 /// The protocols a scenario may name.

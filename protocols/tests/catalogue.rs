@@ -23,4 +23,6 @@ fn catalogued_bugs_are_valid_parameters() {
     bugs_parse::<protocols::primary_backup::PrimaryBackup>();
     bugs_parse::<protocols::raft::Raft>();
     bugs_parse::<protocols::load_balancer::LoadBalancer>();
+    bugs_parse::<protocols::commit::TwoPc>();
+    bugs_parse::<protocols::commit::PaxosCommit>();
 }
