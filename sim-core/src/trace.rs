@@ -240,13 +240,35 @@ impl Line<'_> {
         self.digits(n);
     }
 
+    /// Decimal digits of `n`, written in place: reserve 20 bytes with one
+    /// fixed-size store, fill the digits two at a time, trim the rest.
     #[inline(always)]
-    fn digits(&mut self, n: u64) {
-        if n < 10 {
-            self.0.push(b'0' + n as u8);
-        } else {
-            self.0.extend_from_slice(itoa::Buffer::new().format(n).as_bytes());
+    fn digits(&mut self, mut n: u64) {
+        const PAIRS: &[u8; 200] = b"0001020304050607080910111213141516171819\
+            2021222324252627282930313233343536373839\
+            4041424344454647484950515253545556575859\
+            6061626364656667686970717273747576777879\
+            8081828384858687888990919293949596979899";
+        let count = n.checked_ilog10().map_or(1, |l| l as usize + 1);
+        let start = self.0.len();
+        self.0.extend_from_slice(&[b'0'; 20]);
+        let out = &mut self.0[start..start + count];
+        let mut end = count;
+        while n >= 100 {
+            let pair = (n % 100) as usize * 2;
+            n /= 100;
+            end -= 2;
+            out[end] = PAIRS[pair];
+            out[end + 1] = PAIRS[pair + 1];
         }
+        if n >= 10 {
+            let pair = n as usize * 2;
+            out[end - 2] = PAIRS[pair];
+            out[end - 1] = PAIRS[pair + 1];
+        } else {
+            out[end - 1] = b'0' + n as u8;
+        }
+        self.0.truncate(start + count);
     }
 
     /// Any serialisable field: `key` is `,"<name>":`.
@@ -466,6 +488,15 @@ mod tests {
             event.write_json(&mut fast);
             let reference = serde_json::to_string(&event).unwrap() + "\n";
             assert_eq!(String::from_utf8(fast).unwrap(), reference);
+        }
+    }
+
+    #[test]
+    fn digits_are_decimal() {
+        for n in [0, 7, 10, 99, 100, 101, 12_345, 1_000_000_007, u64::MAX] {
+            let mut out = Vec::new();
+            Line(&mut out).digits(n);
+            assert_eq!(String::from_utf8(out).unwrap(), n.to_string());
         }
     }
 
