@@ -7,6 +7,8 @@
 
 use std::hash::{Hash, Hasher};
 use std::io::{self, Write};
+use std::sync::mpsc::{Receiver, SyncSender, sync_channel};
+use std::thread::JoinHandle;
 
 use serde::Serialize;
 
@@ -144,81 +146,224 @@ pub enum TraceEvent<'a, M, T> {
     },
 }
 
+/// The kinds of trace event, numbered for the packed form.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[repr(u8)]
+enum Ev {
+    Start,
+    Send,
+    Deliver,
+    Drop,
+    Duplicate,
+    Defer,
+    Timer,
+    Fault,
+    StorageLoss,
+    Invoke,
+    Complete,
+    End,
+}
+
+impl Ev {
+    const ALL: [Ev; 12] = [
+        Ev::Start,
+        Ev::Send,
+        Ev::Deliver,
+        Ev::Drop,
+        Ev::Duplicate,
+        Ev::Defer,
+        Ev::Timer,
+        Ev::Fault,
+        Ev::StorageLoss,
+        Ev::Invoke,
+        Ev::Complete,
+        Ev::End,
+    ];
+
+    /// The start of the event's JSON object, up to the time's value.
+    fn prefix(self) -> &'static [u8] {
+        match self {
+            Ev::Start => b"{\"ev\":\"start\",\"t\":",
+            Ev::Send => b"{\"ev\":\"send\",\"t\":",
+            Ev::Deliver => b"{\"ev\":\"deliver\",\"t\":",
+            Ev::Drop => b"{\"ev\":\"drop\",\"t\":",
+            Ev::Duplicate => b"{\"ev\":\"duplicate\",\"t\":",
+            Ev::Defer => b"{\"ev\":\"defer\",\"t\":",
+            Ev::Timer => b"{\"ev\":\"timer\",\"t\":",
+            Ev::Fault => b"{\"ev\":\"fault\",\"t\":",
+            Ev::StorageLoss => b"{\"ev\":\"storage-loss\",\"t\":",
+            Ev::Invoke => b"{\"ev\":\"invoke\",\"t\":",
+            Ev::Complete => b"{\"ev\":\"complete\",\"t\":",
+            Ev::End => b"{\"ev\":\"end\",\"t\":",
+        }
+    }
+}
+
+/// The fields of trace events, numbered for the packed form.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[repr(u8)]
+enum FieldName {
+    Node,
+    Mid,
+    From,
+    To,
+    Id,
+    LostWrites,
+    Process,
+    OpId,
+    Msg,
+    Reason,
+    Timer,
+    Fault,
+    TornKey,
+    Op,
+    Kind,
+    Value,
+    Outcome,
+}
+
+impl FieldName {
+    const ALL: [FieldName; 17] = [
+        FieldName::Node,
+        FieldName::Mid,
+        FieldName::From,
+        FieldName::To,
+        FieldName::Id,
+        FieldName::LostWrites,
+        FieldName::Process,
+        FieldName::OpId,
+        FieldName::Msg,
+        FieldName::Reason,
+        FieldName::Timer,
+        FieldName::Fault,
+        FieldName::TornKey,
+        FieldName::Op,
+        FieldName::Kind,
+        FieldName::Value,
+        FieldName::Outcome,
+    ];
+
+    /// `,"<name>":`
+    fn text(self) -> &'static [u8] {
+        match self {
+            FieldName::Node => b",\"node\":",
+            FieldName::Mid => b",\"mid\":",
+            FieldName::From => b",\"from\":",
+            FieldName::To => b",\"to\":",
+            FieldName::Id => b",\"id\":",
+            FieldName::LostWrites => b",\"lost_writes\":",
+            FieldName::Process => b",\"process\":",
+            FieldName::OpId => b",\"op_id\":",
+            FieldName::Msg => b",\"msg\":",
+            FieldName::Reason => b",\"reason\":",
+            FieldName::Timer => b",\"timer\":",
+            FieldName::Fault => b",\"fault\":",
+            FieldName::TornKey => b",\"torn_key\":",
+            FieldName::Op => b",\"op\":",
+            FieldName::Kind => b",\"kind\":",
+            FieldName::Value => b",\"value\":",
+            FieldName::Outcome => b",\"outcome\":",
+        }
+    }
+
+    /// Whether the field holds a number (else a JSON value).
+    fn is_number(self) -> bool {
+        (self as u8) <= FieldName::OpId as u8
+    }
+}
+
+/// Where an event's fields go: straight into JSON text, or into the packed
+/// form a background thread turns into the same text.
+trait Fields {
+    fn open(&mut self, ev: Ev, t: Time);
+    fn number(&mut self, key: FieldName, n: u64);
+    fn value<V: Serialize + ?Sized>(&mut self, key: FieldName, value: &V);
+    fn close(&mut self);
+}
+
 impl<M: Serialize, T: Serialize> TraceEvent<'_, M, T> {
     /// Appends the event as one JSON line: the same text `serde_json` makes of
     /// it, written by hand because the trace is on the hot path.
     pub fn write_json(&self, out: &mut Vec<u8>) {
-        let mut line = Line(out);
+        self.emit(&mut Line(out));
+    }
+
+    /// Appends the event in the packed form that [`unpack`] turns into JSON lines.
+    fn write_packed(&self, out: &mut Vec<u8>) {
+        self.emit(&mut Packed(out));
+    }
+
+    fn emit<F: Fields>(&self, f: &mut F) {
         match self {
             TraceEvent::Start { t, node } => {
-                line.open(b"{\"ev\":\"start\",\"t\":", *t);
-                line.number(b",\"node\":", node.0.into());
+                f.open(Ev::Start, *t);
+                f.number(FieldName::Node, node.0.into());
             }
             TraceEvent::Send { t, mid, from, to, msg } => {
-                line.open(b"{\"ev\":\"send\",\"t\":", *t);
-                line.number(b",\"mid\":", *mid);
-                line.number(b",\"from\":", from.0.into());
-                line.number(b",\"to\":", to.0.into());
-                line.value(b",\"msg\":", msg);
+                f.open(Ev::Send, *t);
+                f.number(FieldName::Mid, *mid);
+                f.number(FieldName::From, from.0.into());
+                f.number(FieldName::To, to.0.into());
+                f.value(FieldName::Msg, msg);
             }
             TraceEvent::Deliver { t, mid, from, to } => {
-                line.open(b"{\"ev\":\"deliver\",\"t\":", *t);
-                line.number(b",\"mid\":", *mid);
-                line.number(b",\"from\":", from.0.into());
-                line.number(b",\"to\":", to.0.into());
+                f.open(Ev::Deliver, *t);
+                f.number(FieldName::Mid, *mid);
+                f.number(FieldName::From, from.0.into());
+                f.number(FieldName::To, to.0.into());
             }
             TraceEvent::Drop { t, mid, from, to, reason } => {
-                line.open(b"{\"ev\":\"drop\",\"t\":", *t);
-                line.number(b",\"mid\":", *mid);
-                line.number(b",\"from\":", from.0.into());
-                line.number(b",\"to\":", to.0.into());
-                line.value(b",\"reason\":", reason);
+                f.open(Ev::Drop, *t);
+                f.number(FieldName::Mid, *mid);
+                f.number(FieldName::From, from.0.into());
+                f.number(FieldName::To, to.0.into());
+                f.value(FieldName::Reason, reason);
             }
             TraceEvent::Duplicate { t, mid } => {
-                line.open(b"{\"ev\":\"duplicate\",\"t\":", *t);
-                line.number(b",\"mid\":", *mid);
+                f.open(Ev::Duplicate, *t);
+                f.number(FieldName::Mid, *mid);
             }
             TraceEvent::Defer { t, node } => {
-                line.open(b"{\"ev\":\"defer\",\"t\":", *t);
-                line.number(b",\"node\":", node.0.into());
+                f.open(Ev::Defer, *t);
+                f.number(FieldName::Node, node.0.into());
             }
             TraceEvent::Timer { t, node, id, timer } => {
-                line.open(b"{\"ev\":\"timer\",\"t\":", *t);
-                line.number(b",\"node\":", node.0.into());
-                line.number(b",\"id\":", id.0);
-                line.value(b",\"timer\":", timer);
+                f.open(Ev::Timer, *t);
+                f.number(FieldName::Node, node.0.into());
+                f.number(FieldName::Id, id.0);
+                f.value(FieldName::Timer, timer);
             }
             TraceEvent::Fault { t, fault } => {
-                line.open(b"{\"ev\":\"fault\",\"t\":", *t);
-                line.value(b",\"fault\":", fault);
+                f.open(Ev::Fault, *t);
+                f.value(FieldName::Fault, fault);
             }
             TraceEvent::StorageLoss { t, node, lost_writes, torn_key } => {
-                line.open(b"{\"ev\":\"storage-loss\",\"t\":", *t);
-                line.number(b",\"node\":", node.0.into());
-                line.number(b",\"lost_writes\":", *lost_writes as u64);
-                line.value(b",\"torn_key\":", torn_key);
+                f.open(Ev::StorageLoss, *t);
+                f.number(FieldName::Node, node.0.into());
+                f.number(FieldName::LostWrites, *lost_writes as u64);
+                f.value(FieldName::TornKey, torn_key);
             }
             TraceEvent::Invoke { t, node, process, op_id, op } => {
-                line.open(b"{\"ev\":\"invoke\",\"t\":", *t);
-                line.number(b",\"node\":", node.0.into());
-                line.number(b",\"process\":", *process);
-                line.number(b",\"op_id\":", op_id.0);
-                line.value(b",\"op\":", op);
+                f.open(Ev::Invoke, *t);
+                f.number(FieldName::Node, node.0.into());
+                f.number(FieldName::Process, *process);
+                f.number(FieldName::OpId, op_id.0);
+                f.value(FieldName::Op, op);
             }
             TraceEvent::Complete { t, node, process, op_id, kind, value } => {
-                line.open(b"{\"ev\":\"complete\",\"t\":", *t);
-                line.number(b",\"node\":", node.0.into());
-                line.number(b",\"process\":", *process);
-                line.number(b",\"op_id\":", op_id.0);
-                line.value(b",\"kind\":", kind);
-                line.value(b",\"value\":", value);
+                f.open(Ev::Complete, *t);
+                f.number(FieldName::Node, node.0.into());
+                f.number(FieldName::Process, *process);
+                f.number(FieldName::OpId, op_id.0);
+                f.value(FieldName::Kind, kind);
+                f.value(FieldName::Value, value);
             }
             TraceEvent::End { t, outcome } => {
-                line.open(b"{\"ev\":\"end\",\"t\":", *t);
-                line.value(b",\"outcome\":", outcome);
+                f.open(Ev::End, *t);
+                f.value(FieldName::Outcome, outcome);
             }
         }
-        line.0.extend_from_slice(b"}\n");
+        f.close();
     }
 }
 
@@ -226,20 +371,6 @@ impl<M: Serialize, T: Serialize> TraceEvent<'_, M, T> {
 struct Line<'a>(&'a mut Vec<u8>);
 
 impl Line<'_> {
-    /// Starts the object: `prefix` is `{"ev":"<kind>","t":`.
-    #[inline(always)]
-    fn open(&mut self, prefix: &'static [u8], t: Time) {
-        self.0.extend_from_slice(prefix);
-        self.digits(t.as_nanos());
-    }
-
-    /// A numeric field: `key` is `,"<name>":`.
-    #[inline(always)]
-    fn number(&mut self, key: &'static [u8], n: u64) {
-        self.0.extend_from_slice(key);
-        self.digits(n);
-    }
-
     /// Decimal digits of `n`, written in place: reserve 20 bytes with one
     /// fixed-size store, fill the digits two at a time, trim the rest.
     #[inline(always)]
@@ -270,11 +401,96 @@ impl Line<'_> {
         }
         self.0.truncate(start + count);
     }
+}
 
-    /// Any serialisable field: `key` is `,"<name>":`.
-    fn value<V: Serialize + ?Sized>(&mut self, key: &'static [u8], value: &V) {
-        self.0.extend_from_slice(key);
+impl Fields for Line<'_> {
+    #[inline(always)]
+    fn open(&mut self, ev: Ev, t: Time) {
+        self.0.extend_from_slice(ev.prefix());
+        self.digits(t.as_nanos());
+    }
+
+    #[inline(always)]
+    fn number(&mut self, key: FieldName, n: u64) {
+        self.0.extend_from_slice(key.text());
+        self.digits(n);
+    }
+
+    fn value<V: Serialize + ?Sized>(&mut self, key: FieldName, value: &V) {
+        self.0.extend_from_slice(key.text());
         serde_json::to_writer(&mut *self.0, value).expect("trace values serialise to JSON");
+    }
+
+    #[inline(always)]
+    fn close(&mut self) {
+        self.0.extend_from_slice(b"}\n");
+    }
+}
+
+/// The packed form: an event byte and its time, then per field a key byte and
+/// either 8 little-endian bytes or a length-prefixed JSON value; 0xff ends it.
+struct Packed<'a>(&'a mut Vec<u8>);
+
+const PACKED_END: u8 = 0xff;
+
+impl Fields for Packed<'_> {
+    #[inline(always)]
+    fn open(&mut self, ev: Ev, t: Time) {
+        self.0.push(ev as u8);
+        self.0.extend_from_slice(&t.as_nanos().to_le_bytes());
+    }
+
+    #[inline(always)]
+    fn number(&mut self, key: FieldName, n: u64) {
+        self.0.push(key as u8);
+        self.0.extend_from_slice(&n.to_le_bytes());
+    }
+
+    fn value<V: Serialize + ?Sized>(&mut self, key: FieldName, value: &V) {
+        self.0.push(key as u8);
+        let at = self.0.len();
+        self.0.extend_from_slice(&[0; 4]);
+        serde_json::to_writer(&mut *self.0, value).expect("trace values serialise to JSON");
+        let len = u32::try_from(self.0.len() - at - 4).expect("a trace value under 4 GiB");
+        self.0[at..at + 4].copy_from_slice(&len.to_le_bytes());
+    }
+
+    #[inline(always)]
+    fn close(&mut self) {
+        self.0.push(PACKED_END);
+    }
+}
+
+/// Turns packed events into JSON lines, appended to `out`.
+fn unpack(mut packed: &[u8], out: &mut Vec<u8>) {
+    fn take<'a>(bytes: &mut &'a [u8], n: usize) -> &'a [u8] {
+        let (head, tail) = bytes.split_at(n);
+        *bytes = tail;
+        head
+    }
+    fn word(bytes: &mut &[u8]) -> u64 {
+        u64::from_le_bytes(take(bytes, 8).try_into().expect("8 bytes"))
+    }
+    let mut line = Line(out);
+    while let Some((&ev, rest)) = packed.split_first() {
+        packed = rest;
+        line.open(Ev::ALL[usize::from(ev)], Time::from_nanos(word(&mut packed)));
+        loop {
+            let (&key, rest) = packed.split_first().expect("a packed event ends with its end byte");
+            packed = rest;
+            if key == PACKED_END {
+                line.close();
+                break;
+            }
+            let key = FieldName::ALL[usize::from(key)];
+            if key.is_number() {
+                line.number(key, word(&mut packed));
+            } else {
+                let len = u32::from_le_bytes(take(&mut packed, 4).try_into().expect("4 bytes")) as usize;
+                line.0.extend_from_slice(key.text());
+                line.0.extend_from_slice(take(&mut packed, len));
+            }
+        }
     }
 }
 
@@ -358,18 +574,79 @@ pub enum TraceSink {
 pub struct Tracer {
     hash: u64,
     count: u64,
-    sink: TraceSink,
-    /// Lines waiting to go to a `Writer` sink: one big write instead of many small ones.
-    buffer: Vec<u8>,
-    error: Option<io::Error>,
+    output: Output,
+}
+
+enum Output {
+    Hash,
+    Memory(Vec<u8>),
+    Background(Background),
+}
+
+/// Packed events go to a thread that writes the JSON, so formatting and the
+/// write calls overlap with the simulation instead of adding to it.
+struct Background {
+    packed: Vec<u8>,
+    full: Option<SyncSender<Vec<u8>>>,
+    empty: Receiver<Vec<u8>>,
+    worker: Option<JoinHandle<io::Result<()>>>,
 }
 
 const FLUSH_AT: usize = 1 << 16;
 
+impl Background {
+    fn start(mut writer: Box<dyn Write + Send>) -> Background {
+        let (full, to_write) = sync_channel::<Vec<u8>>(4);
+        let (give_back, empty) = sync_channel::<Vec<u8>>(4);
+        let worker = std::thread::Builder::new()
+            .name("orrery-trace".into())
+            .spawn(move || -> io::Result<()> {
+                let mut text = Vec::with_capacity(FLUSH_AT * 2);
+                for mut packed in to_write {
+                    text.clear();
+                    unpack(&packed, &mut text);
+                    writer.write_all(&text)?;
+                    packed.clear();
+                    let _ = give_back.try_send(packed);
+                }
+                writer.flush()
+            })
+            .expect("spawn the trace writer thread");
+        Background { packed: Vec::with_capacity(FLUSH_AT * 2), full: Some(full), empty, worker: Some(worker) }
+    }
+
+    fn ship(&mut self) {
+        let next = self.empty.try_recv().unwrap_or_else(|_| Vec::with_capacity(FLUSH_AT * 2));
+        let batch = std::mem::replace(&mut self.packed, next);
+        if let Some(full) = &self.full
+            && full.send(batch).is_err()
+        {
+            // The writer failed; `finish` reports its error.
+            self.full = None;
+        }
+    }
+
+    fn finish(&mut self) -> io::Result<()> {
+        self.ship();
+        self.full = None;
+        match self.worker.take() {
+            Some(worker) => {
+                worker.join().unwrap_or_else(|_| Err(io::Error::other("the trace writer panicked")))
+            }
+            None => Ok(()),
+        }
+    }
+}
+
 impl Tracer {
     /// A tracer writing to `sink`.
     pub fn new(sink: TraceSink) -> Tracer {
-        Tracer { hash: SEED, count: 0, sink, buffer: Vec::new(), error: None }
+        let output = match sink {
+            TraceSink::Hash => Output::Hash,
+            TraceSink::Memory(buffer) => Output::Memory(buffer),
+            TraceSink::Writer(writer) => Output::Background(Background::start(writer)),
+        };
+        Tracer { hash: SEED, count: 0, output }
     }
 
     /// Records one event.
@@ -379,13 +656,13 @@ impl Tracer {
         event.hash(&mut hasher);
         self.hash = hasher.finish();
         self.count += 1;
-        match &mut self.sink {
-            TraceSink::Hash => {}
-            TraceSink::Memory(buffer) => event.write_json(buffer),
-            TraceSink::Writer(writer) => {
-                event.write_json(&mut self.buffer);
-                if self.buffer.len() >= FLUSH_AT {
-                    flush(writer, &mut self.buffer, &mut self.error);
+        match &mut self.output {
+            Output::Hash => {}
+            Output::Memory(buffer) => event.write_json(buffer),
+            Output::Background(background) => {
+                event.write_packed(&mut background.packed);
+                if background.packed.len() >= FLUSH_AT {
+                    background.ship();
                 }
             }
         }
@@ -403,30 +680,12 @@ impl Tracer {
 
     /// Flushes the sink and returns the JSON lines kept in memory (if any), or the first write error.
     pub fn finish(&mut self) -> io::Result<Option<Vec<u8>>> {
-        if let Some(error) = self.error.take() {
-            return Err(error);
-        }
-        match std::mem::replace(&mut self.sink, TraceSink::Hash) {
-            TraceSink::Hash => Ok(None),
-            TraceSink::Memory(buffer) => Ok(Some(buffer)),
-            TraceSink::Writer(mut writer) => {
-                flush(&mut writer, &mut self.buffer, &mut self.error);
-                match self.error.take() {
-                    Some(error) => Err(error),
-                    None => writer.flush().map(|()| None),
-                }
-            }
+        match std::mem::replace(&mut self.output, Output::Hash) {
+            Output::Hash => Ok(None),
+            Output::Memory(buffer) => Ok(Some(buffer)),
+            Output::Background(mut background) => background.finish().map(|()| None),
         }
     }
-}
-
-fn flush(writer: &mut Box<dyn Write + Send>, buffer: &mut Vec<u8>, error: &mut Option<io::Error>) {
-    if error.is_none()
-        && let Err(e) = writer.write_all(buffer)
-    {
-        *error = Some(e);
-    }
-    buffer.clear();
 }
 
 #[cfg(test)]
@@ -488,6 +747,10 @@ mod tests {
             event.write_json(&mut fast);
             let reference = serde_json::to_string(&event).unwrap() + "\n";
             assert_eq!(String::from_utf8(fast).unwrap(), reference);
+            let (mut packed, mut unpacked) = (Vec::new(), Vec::new());
+            event.write_packed(&mut packed);
+            unpack(&packed, &mut unpacked);
+            assert_eq!(String::from_utf8(unpacked).unwrap(), reference, "packed round trip");
         }
     }
 
@@ -498,6 +761,69 @@ mod tests {
             Line(&mut out).digits(n);
             assert_eq!(String::from_utf8(out).unwrap(), n.to_string());
         }
+    }
+
+    /// A writer shared with the test, to read what the background thread wrote.
+    #[derive(Clone, Default)]
+    struct Shared(std::sync::Arc<std::sync::Mutex<Vec<u8>>>);
+
+    impl Write for Shared {
+        fn write(&mut self, bytes: &[u8]) -> io::Result<usize> {
+            self.0.lock().unwrap().extend_from_slice(bytes);
+            Ok(bytes.len())
+        }
+        fn flush(&mut self) -> io::Result<()> {
+            Ok(())
+        }
+    }
+
+    #[test]
+    fn writer_sink_writes_what_memory_sink_keeps() {
+        let shared = Shared::default();
+        let mut streamed = Tracer::new(TraceSink::Writer(Box::new(shared.clone())));
+        let mut kept = Tracer::new(TraceSink::Memory(Vec::new()));
+        for i in 0..50_000u64 {
+            let msg = format!("m{i}");
+            for tracer in [&mut streamed, &mut kept] {
+                tracer.record(Event::Send {
+                    t: Time::from_nanos(i * 7),
+                    mid: i,
+                    from: NodeId(0),
+                    to: NodeId(1),
+                    msg: &msg,
+                });
+                tracer.record(Event::Deliver {
+                    t: Time::from_nanos(i * 7 + 3),
+                    mid: i,
+                    from: NodeId(0),
+                    to: NodeId(1),
+                });
+            }
+        }
+        assert_eq!(streamed.hash(), kept.hash());
+        assert_eq!(streamed.finish().unwrap(), None);
+        let kept = kept.finish().unwrap().unwrap();
+        assert!(kept.len() > FLUSH_AT * 4, "several batches went through the thread");
+        assert!(*shared.0.lock().unwrap() == kept);
+    }
+
+    #[test]
+    fn writer_errors_are_reported_at_finish() {
+        struct Broken;
+        impl Write for Broken {
+            fn write(&mut self, _: &[u8]) -> io::Result<usize> {
+                Err(io::Error::other("disk full"))
+            }
+            fn flush(&mut self) -> io::Result<()> {
+                Ok(())
+            }
+        }
+        let mut tracer = Tracer::new(TraceSink::Writer(Box::new(Broken)));
+        let msg = "x".to_string();
+        for i in 0..20_000 {
+            tracer.record(Event::Send { t: Time::ZERO, mid: i, from: NodeId(0), to: NodeId(1), msg: &msg });
+        }
+        assert_eq!(tracer.finish().unwrap_err().to_string(), "disk full");
     }
 
     #[test]
