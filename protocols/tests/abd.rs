@@ -5,9 +5,10 @@
 //! The long sweep is ignored by default; run it with
 //! `cargo test -p protocols --test abd -- --ignored sweep_10k`.
 
+mod support;
 use protocols::abd::{Abd, Bug};
+use sim_core::check::Verdict;
 use sim_core::check::models::Register;
-use sim_core::check::{CheckOptions, Verdict, check_history};
 use sim_core::{
     Duration, Latency, Limits, Nemesis, NemesisKind, NetConfig, Pacing, Probability, RegisterMix,
     RegisterWorkload, RunReport, Seed, Sim, Time, Value,
@@ -102,27 +103,16 @@ fn run(config: &Abd, scenario: &Scenario, seed: u64) -> RunReport {
 }
 
 fn linearizable(report: &RunReport) -> Verdict {
-    let options = CheckOptions { threads: 1, ..CheckOptions::default() };
-    check_history(&Register::new(Value::Nil), &report.history, &options).expect("history checks").verdict
+    support::verdict(report, &Register::new(Value::Nil))
 }
 
-/// Runs seeds `seeds`; returns the first seed whose run or history fails, and why.
+/// Runs `seeds`; returns the first seed whose run or history fails, and why.
 fn sweep(
     config: &Abd,
     scenario: impl Fn(u64) -> Scenario,
     seeds: std::ops::Range<u64>,
 ) -> Option<(u64, String)> {
-    for seed in seeds {
-        let report = run(config, &scenario(seed), seed);
-        if !report.end.is_normal() {
-            return Some((seed, format!("run ended: {}", report.end)));
-        }
-        let verdict = linearizable(&report);
-        if verdict != Verdict::Linearizable {
-            return Some((seed, format!("history is {verdict}")));
-        }
-    }
-    None
+    support::first_failure(seeds, &Register::new(Value::Nil), |seed| run(config, &scenario(seed), seed))
 }
 
 #[test]

@@ -5,9 +5,10 @@
 //! The long sweep is ignored by default; run it with
 //! `cargo test -p protocols --test primary_backup -- --ignored sweep_10k`.
 
+mod support;
 use protocols::primary_backup::{Bug, PrimaryBackup};
+use sim_core::check::Verdict;
 use sim_core::check::models::Register;
-use sim_core::check::{CheckOptions, Verdict, check_history};
 use sim_core::{
     Cut, Duration, Fault, FaultSchedule, Latency, Limits, Nemesis, NemesisKind, NetConfig, NodeId, Pacing,
     Probability, RegisterMix, RegisterWorkload, RunEnd, RunReport, Seed, Sim, Time, Value,
@@ -119,8 +120,7 @@ fn build(config: &PrimaryBackup, scenario: &Scenario, seed: u64) -> Sim<PrimaryB
 }
 
 fn linearizable(report: &RunReport) -> Verdict {
-    let options = CheckOptions { threads: 1, ..CheckOptions::default() };
-    check_history(&Register::with_cas(Value::Nil), &report.history, &options).expect("history checks").verdict
+    support::verdict(report, &Register::with_cas(Value::Nil))
 }
 
 /// Runs `seeds`; returns the first seed whose run or history fails, and why.
@@ -129,17 +129,7 @@ fn sweep(
     scenario: impl Fn(u64) -> Scenario,
     seeds: std::ops::Range<u64>,
 ) -> Option<(u64, String)> {
-    for seed in seeds {
-        let report = run(config, &scenario(seed), seed);
-        if !report.end.is_normal() {
-            return Some((seed, format!("run ended: {}", report.end)));
-        }
-        let verdict = linearizable(&report);
-        if verdict != Verdict::Linearizable {
-            return Some((seed, format!("history is {verdict}")));
-        }
-    }
-    None
+    support::first_failure(seeds, &Register::with_cas(Value::Nil), |seed| run(config, &scenario(seed), seed))
 }
 
 #[test]
