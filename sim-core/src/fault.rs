@@ -242,13 +242,6 @@ impl FaultSchedule {
         self.entries.is_empty()
     }
 
-    /// The schedule without the fault at `index` (used when shrinking).
-    pub fn without(&self, index: usize) -> FaultSchedule {
-        let mut entries = self.entries.clone();
-        entries.remove(index);
-        FaultSchedule { entries }
-    }
-
     /// The instants at which the network was healed, nodes restarted or resumed.
     pub fn repair_times(&self) -> Vec<Time> {
         self.entries.iter().filter(|e| e.fault.is_repair()).map(|e| e.at).collect()

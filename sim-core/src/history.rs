@@ -241,13 +241,6 @@ pub enum RecordType {
     Info,
 }
 
-impl RecordType {
-    /// Whether this record completes an operation.
-    pub fn is_completion(self) -> bool {
-        self != RecordType::Invoke
-    }
-}
-
 /// One line of a history: an invocation or a completion.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]

@@ -174,11 +174,6 @@ impl Topology {
         self
     }
 
-    /// The names of the zones, in the order they were added.
-    pub fn zone_names(&self) -> Vec<&str> {
-        self.graph.node_weights().map(|z| z.name.as_str()).collect()
-    }
-
     /// The nodes placed in zone `name`.
     pub fn nodes_in(&self, name: &str) -> Vec<NodeId> {
         let Some(zone) = self.graph.node_indices().find(|&i| self.graph[i].name == name) else {
@@ -345,11 +340,6 @@ impl Network {
             slow: vec![1; nodes],
             last_arrival,
         }
-    }
-
-    /// The settings this network was built with.
-    pub fn config(&self) -> &NetConfig {
-        &self.config
     }
 
     /// Decides the fate of a message sent now from `from` to `to`.

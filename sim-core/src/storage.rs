@@ -61,8 +61,6 @@ pub struct Storage {
     durable: BTreeMap<String, Entry>,
     current: BTreeMap<String, Entry>,
     pending: Vec<Write>,
-    writes: u64,
-    syncs: u64,
 }
 
 impl Storage {
@@ -128,22 +126,11 @@ impl Storage {
         for write in self.pending.drain(..) {
             apply_to(&mut self.durable, write);
         }
-        self.syncs += 1;
     }
 
     /// Whether every write so far is durable.
     pub fn is_synced(&self) -> bool {
         self.pending.is_empty()
-    }
-
-    /// Writes made since the start of the run.
-    pub fn write_count(&self) -> u64 {
-        self.writes
-    }
-
-    /// Syncs that made at least one write durable.
-    pub fn sync_count(&self) -> u64 {
-        self.syncs
     }
 
     /// Applies a crash: unsynced writes are lost; with probability `torn`
@@ -163,7 +150,6 @@ impl Storage {
     }
 
     fn apply(&mut self, write: Write) {
-        self.writes += 1;
         apply_to(&mut self.current, write.clone());
         self.pending.push(write);
     }

@@ -573,7 +573,6 @@ pub enum TraceSink {
 /// Records trace events: updates the running hash and writes them to the sink.
 pub struct Tracer {
     hash: u64,
-    count: u64,
     output: Output,
 }
 
@@ -646,7 +645,7 @@ impl Tracer {
             TraceSink::Memory(buffer) => Output::Memory(buffer),
             TraceSink::Writer(writer) => Output::Background(Background::start(writer)),
         };
-        Tracer { hash: SEED, count: 0, output }
+        Tracer { hash: SEED, output }
     }
 
     /// Records one event.
@@ -655,7 +654,6 @@ impl Tracer {
         let mut hasher = TraceHasher::new(self.hash);
         event.hash(&mut hasher);
         self.hash = hasher.finish();
-        self.count += 1;
         match &mut self.output {
             Output::Hash => {}
             Output::Memory(buffer) => event.write_json(buffer),
@@ -671,11 +669,6 @@ impl Tracer {
     /// The hash of every event so far.
     pub fn hash(&self) -> u64 {
         self.hash
-    }
-
-    /// Events recorded so far.
-    pub fn count(&self) -> u64 {
-        self.count
     }
 
     /// Flushes the sink and returns the JSON lines kept in memory (if any), or the first write error.
