@@ -33,6 +33,10 @@ pub struct CheckResult {
     pub status: Status,
     /// One line for people.
     pub detail: String,
+    /// For a failure, the key that groups like failures in a sweep, if
+    /// finer than the name (the node that panicked, the blocked function).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub signature: Option<String>,
 }
 
 /// What one seed of a scenario did and how it was judged.
@@ -251,6 +255,7 @@ fn judge(
             name: "availability".into(),
             status: if a.pass { Status::Pass } else { Status::Fail },
             detail,
+            signature: None,
         });
     }
     for judgement in extra {
@@ -262,7 +267,7 @@ fn judge(
         if status == Status::Fail {
             failed_at = failed_at.or(judgement.at);
         }
-        checks.push(CheckResult { name: judgement.name, status, detail: judgement.detail });
+        checks.push(CheckResult { name: judgement.name, status, detail: judgement.detail, signature: None });
     }
     let status = checks.iter().map(|c| c.status).max_by_key(|s| match s {
         Status::Pass => 0,
@@ -270,7 +275,10 @@ fn judge(
         Status::Fail => 2,
     });
     let status = status.unwrap_or(Status::Pass);
-    let signature = checks.iter().find(|c| c.status == Status::Fail).map(signature);
+    let signature = checks
+        .iter()
+        .find(|c| c.status == Status::Fail)
+        .map(|c| c.signature.clone().unwrap_or_else(|| c.name.clone()));
     let count = |kind| report.history.records().iter().filter(|r| r.kind == kind).count();
     let mut faults = BTreeMap::new();
     for entry in &report.schedule.entries()[..report.faults_applied] {
@@ -292,26 +300,15 @@ fn judge(
 
 fn run_check(end: &RunEnd) -> CheckResult {
     let status = if end.is_normal() { Status::Pass } else { Status::Fail };
-    let name = match end {
-        RunEnd::Invariant { name, .. } => format!("invariant {name}"),
-        RunEnd::Panic { .. } => "panic".into(),
-        RunEnd::Limit { .. } => "limit".into(),
-        _ => "run".into(),
+    let (name, signature) = match end {
+        RunEnd::Invariant { name, .. } => (format!("invariant {name}"), None),
+        RunEnd::Panic { node, .. } => ("panic".into(), Some(format!("panic: {node}"))),
+        RunEnd::Limit { limit, .. } => {
+            ("limit".into(), Some(format!("limit: {}", limit.split('=').next().unwrap_or(limit))))
+        }
+        _ => ("run".into(), None),
     };
-    CheckResult { name, status, detail: end.to_string() }
-}
-
-/// A failure's group key: the check, and for linearizability the function of the blocked operation.
-fn signature(check: &CheckResult) -> String {
-    match check.name.as_str() {
-        "panic" => format!("panic: {}", check.detail.split(" handling ").next().unwrap_or("")),
-        "limit" => format!(
-            "limit: {}",
-            check.detail.trim_start_matches("limit exceeded: ").split(' ').next().unwrap_or("")
-        ),
-        "linearizability" => format!("linearizability: {}", check.detail.split(" — ").next().unwrap_or("")),
-        _ => check.name.clone(),
-    }
+    CheckResult { name, status, detail: end.to_string(), signature }
 }
 
 fn model_for(name: &str) -> Option<models::Register> {
@@ -327,11 +324,11 @@ fn linearizability(model: &str, history: &History) -> anyhow::Result<(CheckResul
     let options = CheckOptions { threads: 1, ..CheckOptions::default() };
     let report = check::check_history(&model, history, &options).context("cannot check the history")?;
     let records = history.records();
-    let (status, detail, at) = match report.verdict {
+    let (status, detail, at, signature) = match report.verdict {
         Verdict::Linearizable => {
-            (Status::Pass, format!("{} operations, linearizable", report.operations), None)
+            (Status::Pass, format!("{} operations, linearizable", report.operations), None, None)
         }
-        Verdict::Unknown => (Status::Unknown, "search budget exhausted".to_string(), None),
+        Verdict::Unknown => (Status::Unknown, "search budget exhausted".to_string(), None, None),
         Verdict::NotLinearizable => {
             let part = report.violations().next().expect("a violating part");
             let blocked = part.violation.as_ref().map(|v| &v.blocked);
@@ -339,18 +336,19 @@ fn linearizability(model: &str, history: &History) -> anyhow::Result<(CheckResul
             let key = part.key.as_ref().map_or(String::new(), |k| format!(" on key {k}"));
             let at = blocked.and_then(|b| records.get(b.line.saturating_sub(1))).map(|r| r.time);
             let when = at.map_or(String::new(), |t| format!(" invoked at {t}"));
+            let f = blocked.map_or("", |b| b.f.as_str());
             (
                 Status::Fail,
                 format!(
-                    "{}{key} — no order explains {what} by process {}{when}",
-                    blocked.map_or("", |b| b.f.as_str()),
+                    "{f}{key} — no order explains {what} by process {}{when}",
                     blocked.map_or(0, |b| b.process)
                 ),
                 at,
+                Some(format!("linearizability: {f}{key}")),
             )
         }
     };
-    Ok((CheckResult { name: "linearizability".into(), status, detail }, at))
+    Ok((CheckResult { name: "linearizability".into(), status, detail, signature }, at))
 }
 
 /// "read -> 3", "write 4", "cas [1 2]": an operation as the checker saw it.

@@ -223,6 +223,7 @@ fn errored(seed: u64, error: &anyhow::Error) -> SeedOutcome {
             name: "error".into(),
             status: Status::Fail,
             detail: format!("{error:#}"),
+            signature: None,
         }],
         time: sim_core::Time::ZERO,
         failed_at: Some(sim_core::Time::ZERO),
