@@ -1,55 +1,30 @@
-//! Runs one seed of a scenario and judges it: how the run ended,
-//! linearizability, availability.
+//! Run-and-judge: one seed of a scenario, and one [`Judgement`] per check —
+//! how the run ended, linearizability, availability, the protocol's own.
 
 use std::collections::BTreeMap;
 
-use anyhow::Context as _;
-use protocols::Catalogued;
 use serde::{Deserialize, Serialize};
 use sim_core::check::availability::{self, Thresholds};
 use sim_core::check::{self, CheckOptions, Verdict, models};
-use sim_core::{History, Limits, Pacing, RecordType, RunEnd, RunReport, Seed, Sim, Time, TraceSink};
+use sim_core::{
+    History, HistoryError, Limits, Pacing, RecordType, RunEnd, RunReport, Seed, Setup, Sim, Time, TraceSink,
+};
 
-use crate::scenario::{Scenario, ScenarioError, at_field, locate_value, suggest};
-
-/// How one check, or one whole seed, came out.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum Status {
-    /// Everything held.
-    Pass,
-    /// Something broke.
-    Fail,
-    /// A check could not decide.
-    Unknown,
-}
-
-/// One check's conclusion.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-pub struct CheckResult {
-    /// "run", "linearizability" or "availability".
-    pub name: String,
-    /// Its status.
-    pub status: Status,
-    /// One line for people.
-    pub detail: String,
-    /// For a failure, the key that groups like failures in a sweep, if
-    /// finer than the name (the node that panicked, the blocked function).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub signature: Option<String>,
-}
+use crate::scenario::{Scenario, ScenarioError};
+use crate::{Catalogued, Judgement, ModelKind, Status, WorkloadSpec};
 
 /// What one seed of a scenario did and how it was judged.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct SeedOutcome {
     /// The seed.
     pub seed: u64,
-    /// Pass if every check passed.
+    /// The worst of the checks: fail, else unknown, else pass.
     pub status: Status,
-    /// For a failure: which check failed, on what (groups failures in a sweep).
+    /// For a failure, what groups it with like failures in a sweep: the
+    /// first failing check's signature or name.
     pub signature: Option<String>,
-    /// Each check.
-    pub checks: Vec<CheckResult>,
+    /// Each check, the run's own ending first.
+    pub checks: Vec<Judgement>,
     /// Virtual time simulated.
     pub time: Time,
     /// Virtual time at which the first failure showed, if any.
@@ -60,137 +35,115 @@ pub struct SeedOutcome {
     pub ops: [usize; 3],
     /// Faults applied, by kind.
     pub faults: BTreeMap<String, u64>,
-    /// Hash of the trace.
+    /// Hash of the trace, 16 hex digits.
     pub trace_hash: String,
 }
 
-/// A scenario bound to its protocol type, ready to run any seed.
-pub trait Runner: Send + Sync {
-    /// Runs one seed, sending the trace to `sink`.
-    fn run(&self, seed: u64, sink: TraceSink) -> anyhow::Result<(SeedOutcome, RunReport)>;
-}
+impl SeedOutcome {
+    /// The first failing check, if any.
+    pub fn failure(&self) -> Option<&Judgement> {
+        self.checks.iter().find(|c| c.status == Status::Fail)
+    }
 
-/// A protocol's catalogue entry: name, summary, planted bugs, model.
-pub struct Entry {
-    /// The name scenario files use.
-    pub name: &'static str,
-    /// One line about it.
-    pub summary: &'static str,
-    /// Planted bugs and what each breaks.
-    pub bugs: &'static [(&'static str, &'static str)],
-    /// The model its histories are checked against.
-    pub model: &'static str,
-    /// Its parameters with their defaults, as TOML lines.
-    pub parameters: Vec<String>,
-}
-
-fn entry<P: Catalogued>() -> Entry {
-    let defaults = toml::to_string(&P::default()).unwrap_or_default();
-    let parameters = defaults.lines().filter(|l| !l.trim().is_empty()).map(str::to_string).collect();
-    Entry { name: P::NAME, summary: P::SUMMARY, bugs: P::BUGS, model: P::MODEL, parameters }
-}
-
-type Bind = fn(&Scenario, &str) -> anyhow::Result<Box<dyn Runner>>;
-
-/// A protocol's catalogue entry and how to bind a scenario to it.
-struct Registration {
-    entry: fn() -> Entry,
-    bind: Bind,
-}
-
-const fn register<P: Catalogued>() -> Registration {
-    Registration { entry: entry::<P>, bind: typed::<P> }
-}
-
-/// Every protocol a scenario may name.
-const PROTOCOLS: &[Registration] = &[
-    register::<protocols::register::Register>(),
-    register::<protocols::abd::Abd>(),
-    register::<protocols::primary_backup::PrimaryBackup>(),
-    register::<protocols::raft::Raft>(),
-    register::<protocols::load_balancer::LoadBalancer>(),
-    register::<protocols::commit::TwoPc>(),
-    register::<protocols::commit::PaxosCommit>(),
-];
-
-/// The protocols a scenario may name.
-pub fn catalogue() -> Vec<Entry> {
-    PROTOCOLS.iter().map(|p| (p.entry)()).collect()
-}
-
-/// Binds a scenario to its protocol, validating the protocol's parameters.
-pub fn runner(scenario: &Scenario, text: &str) -> anyhow::Result<Box<dyn Runner>> {
-    let name = scenario.protocol.name.as_str();
-    match PROTOCOLS.iter().find(|p| (p.entry)().name == name) {
-        Some(p) => (p.bind)(scenario, text),
-        None => {
-            let known: Vec<&str> = catalogue().iter().map(|p| p.name).collect();
-            Err(at_field(
-                text,
-                &scenario.path,
-                "protocol.name",
-                format!("unknown protocol {name:?}; known protocols are {}", known.join(", ")),
-            )
-            .into())
+    /// An outcome for a seed that could not be run at all.
+    pub fn errored(seed: u64, error: &dyn std::error::Error) -> SeedOutcome {
+        let mut detail = error.to_string();
+        let mut source = error.source();
+        while let Some(cause) = source {
+            detail.push_str(&format!(": {cause}"));
+            source = cause.source();
+        }
+        SeedOutcome {
+            seed,
+            status: Status::Fail,
+            signature: Some("error".into()),
+            checks: vec![Judgement::fail("error", detail, Some(Time::ZERO))],
+            time: Time::ZERO,
+            failed_at: Some(Time::ZERO),
+            events: 0,
+            ops: [0; 3],
+            faults: BTreeMap::new(),
+            trace_hash: String::new(),
         }
     }
 }
 
-fn typed<P: Catalogued>(scenario: &Scenario, text: &str) -> anyhow::Result<Box<dyn Runner>> {
-    let params = toml::Value::Table(scenario.protocol.params.clone());
-    let protocol = P::deserialize(params).map_err(|e| protocol_error(scenario, text, e.message().trim()))?;
-    P::workload(&scenario.workload.params).map_err(|message| workload_error(scenario, text, &message))?;
-    let model = scenario.checks.model.clone().unwrap_or_else(|| P::MODEL.to_string());
-    if scenario.checks.linearizable && model != "none" && model_for(&model).is_none() {
-        let message = format!("unknown model {model:?}; use register, cas-register or none");
-        return Err(at_field(text, &scenario.path, "checks.model", message).into());
-    }
-    Ok(Box::new(Typed { protocol, scenario: scenario.clone(), model }))
+/// Why a seed could not be run or judged (as opposed to a protocol doing
+/// wrong, which is a failed [`Judgement`]).
+#[derive(Debug, thiserror::Error)]
+pub enum RunError {
+    /// The simulation could not be built from the scenario.
+    #[error("cannot build the simulation: {0}")]
+    Build(String),
+    /// The recorded history breaks the history rules (an engine bug).
+    #[error("the recorded history breaks the history rules: {0}")]
+    History(#[from] HistoryError),
+    /// The checker rejected the history.
+    #[error("cannot check the history: {0}")]
+    Check(#[from] check::CheckError),
 }
 
-/// Places an error from the protocol's workload parameters.
-fn workload_error(scenario: &Scenario, text: &str, message: &str) -> ScenarioError {
-    place(scenario, text, "workload", message)
+/// A scenario bound to its protocol type, ready to run any seed.
+pub trait Runner: Send + Sync {
+    /// The scenario it runs.
+    fn scenario(&self) -> &Scenario;
+    /// Runs one seed, sending the trace to `sink`, and judges it.
+    fn run(&self, seed: u64, sink: TraceSink) -> Result<(SeedOutcome, RunReport), RunError>;
 }
 
-/// Places an error from a protocol's own parsing of table `table`: by the
-/// field it names, or by the value it quotes; suggests a near-miss key.
-fn place(scenario: &Scenario, text: &str, table: &str, message: &str) -> ScenarioError {
-    let token = message.split('`').nth(1).unwrap_or("");
-    let mut message = message.to_string();
-    if let Some(suggestion) = suggest(&message) {
-        message.push_str(&format!("; did you mean `{suggestion}`?"));
+/// Binds a scenario to protocol `P`: its parameters, workload, checks and
+/// fault kinds are validated here, before any seed runs.
+pub(crate) fn bind<P: Catalogued>(scenario: &Scenario, text: &str) -> Result<Box<dyn Runner>, ScenarioError> {
+    let protocol: P = scenario.protocol_table(text)?;
+    let workload: P::Workload = scenario.workload_table(text)?;
+    WorkloadSpec::validate(&workload)
+        .map_err(|e| scenario.error_at(text, &format!("workload.{}", e.field), e.message))?;
+    let setup = Setup { servers: scenario.cluster.servers, clients: scenario.workload.clients };
+    protocol.validate(&setup).map_err(|e| scenario.error_at(text, &e.field, e.message))?;
+    if let Some(nemesis) = &scenario.nemesis
+        && let Some(kind) = nemesis.kinds.iter().find(|k| !P::FAULTS.contains(k))
+    {
+        let applies: Vec<String> = P::FAULTS.iter().map(|k| k.to_string()).collect();
+        return Err(scenario.error_at(
+            text,
+            "nemesis.kinds",
+            format!("{kind} means nothing to {}; the kinds that apply are {}", P::NAME, applies.join(", ")),
+        ));
     }
-    if message.contains("field `") {
-        return at_field(text, &scenario.path, &format!("{table}.{token}"), message);
+    let model = match &scenario.checks.model {
+        Some(model) => *model,
+        None => P::MODEL,
+    };
+    if scenario.checks.linearizable
+        && let Some(model) = model
+        && model_for(model).is_none()
+    {
+        return Err(scenario.error_at(
+            text,
+            "checks.model",
+            format!(
+                "model {model} cannot judge scenario runs: their clients issue register operations; use register, cas-register or \"none\""
+            ),
+        ));
     }
-    match locate_value(text, table, token).filter(|_| !token.is_empty()) {
-        Some((line, column, field)) => ScenarioError {
-            path: scenario.path.clone(),
-            line: Some(line),
-            column: Some(column),
-            field: Some(field),
-            message,
-        },
-        None => at_field(text, &scenario.path, table, message),
-    }
+    let model = model.filter(|_| scenario.checks.linearizable);
+    Ok(Box::new(Typed { protocol, workload, scenario: scenario.clone(), model }))
 }
 
-/// Places an error from the protocol's own parameter parsing.
-fn protocol_error(scenario: &Scenario, text: &str, message: &str) -> ScenarioError {
-    place(scenario, text, "protocol", message)
-}
-
-struct Typed<P> {
+struct Typed<P: Catalogued> {
     protocol: P,
+    workload: P::Workload,
     scenario: Scenario,
-    model: String,
+    model: Option<ModelKind>,
 }
 
 impl<P: Catalogued> Runner for Typed<P> {
-    fn run(&self, seed: u64, sink: TraceSink) -> anyhow::Result<(SeedOutcome, RunReport)> {
+    fn scenario(&self) -> &Scenario {
+        &self.scenario
+    }
+
+    fn run(&self, seed: u64, sink: TraceSink) -> Result<(SeedOutcome, RunReport), RunError> {
         let s = &self.scenario;
-        let workload = P::workload(&s.workload.params).map_err(anyhow::Error::msg)?;
         let pacing = Pacing {
             think: s.workload.think_latency(),
             duration: s.workload.duration,
@@ -198,7 +151,7 @@ impl<P: Catalogued> Runner for Typed<P> {
         };
         let mut builder = Sim::builder(self.protocol.clone(), Seed(seed))
             .servers(s.cluster.servers)
-            .clients_boxed(s.workload.clients, workload)
+            .clients_boxed(s.workload.clients, Box::new(self.workload.clone()))
             .pacing(pacing)
             .network(s.net_config())
             .faults(s.schedule())
@@ -211,74 +164,34 @@ impl<P: Catalogued> Runner for Typed<P> {
         if let Some(nemesis) = s.nemesis() {
             builder = builder.nemesis(nemesis);
         }
-        let mut sim = builder.build().map_err(anyhow::Error::msg).context("cannot build the simulation")?;
+        let mut sim = builder.build().map_err(|e| RunError::Build(e.to_string()))?;
         let report = sim.run();
         let extra = self.protocol.judge(&report, &sim.view());
-        let outcome = judge(s, &self.model, seed, &report, extra)?;
+        let outcome = judge(s, self.model, seed, &report, extra)?;
         Ok((outcome, report))
     }
 }
 
 fn judge(
     s: &Scenario,
-    model: &str,
+    model: Option<ModelKind>,
     seed: u64,
     report: &RunReport,
-    extra: Vec<protocols::Judgement>,
-) -> anyhow::Result<SeedOutcome> {
-    let mut checks = vec![run_check(&report.end)];
-    let mut failed_at = (!report.end.is_normal()).then_some(report.time);
-    let operations = report.history.operations().context("the recorded history breaks the history rules")?;
-    if s.checks.linearizable && model != "none" {
-        let (result, at) = linearizability(model, &report.history)?;
-        failed_at = failed_at.or(at);
-        checks.push(result);
+    extra: Vec<Judgement>,
+) -> Result<SeedOutcome, RunError> {
+    let mut checks = vec![run_check(&report.end, report.time)];
+    let operations = report.history.operations()?;
+    if let Some(model) = model {
+        checks.push(linearizability(model, &report.history)?);
     }
     if let Some(spec) = &s.checks.availability {
-        let thresholds = Thresholds {
-            success_ratio_min: spec.success_min,
-            latency_p99_max: spec.p99_max,
-            unavailable_max: spec.unavailable_max,
-            recovery_max: spec.recovery_max,
-        };
-        let heals: Vec<Time> = report.schedule.repair_times().last().copied().into_iter().collect();
-        let a = availability::availability(&operations, &heals, &thresholds);
-        let p99 = a.latency.map_or("-".to_string(), |l| l.p99.to_string());
-        let recovery = a.recovery_longest.map_or("-".to_string(), |d| d.to_string());
-        let detail = format!(
-            "success {:.1}%, p99 {p99}, longest outage {}, recovery {recovery}{}",
-            a.success_ratio * 100.0,
-            a.unavailable_longest.to.since(a.unavailable_longest.from),
-            if a.reasons.is_empty() { String::new() } else { format!(": {}", a.reasons.join("; ")) }
-        );
-        checks.push(CheckResult {
-            name: "availability".into(),
-            status: if a.pass { Status::Pass } else { Status::Fail },
-            detail,
-            signature: None,
-        });
+        checks.push(availability_check(spec, report, &operations));
     }
-    for judgement in extra {
-        let status = match judgement.pass {
-            Some(true) => Status::Pass,
-            Some(false) => Status::Fail,
-            None => Status::Unknown,
-        };
-        if status == Status::Fail {
-            failed_at = failed_at.or(judgement.at);
-        }
-        checks.push(CheckResult { name: judgement.name, status, detail: judgement.detail, signature: None });
-    }
-    let status = checks.iter().map(|c| c.status).max_by_key(|s| match s {
-        Status::Pass => 0,
-        Status::Unknown => 1,
-        Status::Fail => 2,
-    });
-    let status = status.unwrap_or(Status::Pass);
-    let signature = checks
-        .iter()
-        .find(|c| c.status == Status::Fail)
-        .map(|c| c.signature.clone().unwrap_or_else(|| c.name.clone()));
+    checks.extend(extra);
+    let status = checks.iter().map(|c| c.status).max().unwrap_or(Status::Pass);
+    let failure = checks.iter().find(|c| c.status == Status::Fail);
+    let signature = failure.map(|c| c.group().to_string());
+    let failed_at = failure.map(|c| c.at.unwrap_or(report.time));
     let count = |kind| report.history.records().iter().filter(|r| r.kind == kind).count();
     let mut faults = BTreeMap::new();
     for entry in &report.schedule.entries()[..report.faults_applied] {
@@ -290,7 +203,7 @@ fn judge(
         signature,
         checks,
         time: report.time,
-        failed_at: if status == Status::Fail { failed_at.or(Some(report.time)) } else { None },
+        failed_at,
         events: report.events,
         ops: [count(RecordType::Ok), count(RecordType::Fail), count(RecordType::Info)],
         faults,
@@ -298,57 +211,78 @@ fn judge(
     })
 }
 
-fn run_check(end: &RunEnd) -> CheckResult {
-    let status = if end.is_normal() { Status::Pass } else { Status::Fail };
-    let (name, signature) = match end {
-        RunEnd::Invariant { name, .. } => (format!("invariant {name}"), None),
-        RunEnd::Panic { node, .. } => ("panic".into(), Some(format!("panic: {node}"))),
-        RunEnd::Limit { limit, .. } => {
-            ("limit".into(), Some(format!("limit: {}", limit.split('=').next().unwrap_or(limit))))
+/// How the run ended, as a check: a panic, a limit or a broken invariant fails.
+fn run_check(end: &RunEnd, time: Time) -> Judgement {
+    let detail = end.to_string();
+    match end {
+        RunEnd::Invariant { name, .. } => Judgement::fail(format!("invariant {name}"), detail, Some(time)),
+        RunEnd::Panic { node, .. } => {
+            Judgement::fail("panic", detail, Some(time)).with_signature(format!("panic: {node}"))
         }
-        _ => ("run".into(), None),
-    };
-    CheckResult { name, status, detail: end.to_string(), signature }
+        RunEnd::Limit { limit, .. } => {
+            let which = limit.split('=').next().unwrap_or(limit);
+            Judgement::fail("limit", detail, Some(time)).with_signature(format!("limit: {which}"))
+        }
+        _ => Judgement::pass("run", detail),
+    }
 }
 
-fn model_for(name: &str) -> Option<models::Register> {
-    match name {
-        "register" => Some(models::Register::new(sim_core::Value::Nil)),
-        "cas-register" => Some(models::Register::with_cas(sim_core::Value::Nil)),
+fn availability_check(
+    spec: &crate::scenario::AvailabilitySpec,
+    report: &RunReport,
+    operations: &[sim_core::Operation],
+) -> Judgement {
+    let thresholds = Thresholds {
+        success_ratio_min: spec.success_min,
+        latency_p99_max: spec.p99_max,
+        unavailable_max: spec.unavailable_max,
+        recovery_max: spec.recovery_max,
+    };
+    let heals: Vec<Time> = report.schedule.repair_times().last().copied().into_iter().collect();
+    let a = availability::availability(operations, &heals, &thresholds);
+    let p99 = a.latency.map_or("-".to_string(), |l| l.p99.to_string());
+    let recovery = a.recovery_longest.map_or("-".to_string(), |d| d.to_string());
+    let detail = format!(
+        "success {:.1}%, p99 {p99}, longest outage {}, recovery {recovery}{}",
+        a.success_ratio * 100.0,
+        a.unavailable_longest.to.since(a.unavailable_longest.from),
+        if a.reasons.is_empty() { String::new() } else { format!(": {}", a.reasons.join("; ")) }
+    );
+    if a.pass { Judgement::pass("availability", detail) } else { Judgement::fail("availability", detail, None) }
+}
+
+fn model_for(model: ModelKind) -> Option<models::Register> {
+    match model {
+        ModelKind::Register => Some(models::Register::new(sim_core::Value::Nil)),
+        ModelKind::CasRegister => Some(models::Register::with_cas(sim_core::Value::Nil)),
         _ => None,
     }
 }
 
-fn linearizability(model: &str, history: &History) -> anyhow::Result<(CheckResult, Option<Time>)> {
-    let model = model_for(model).expect("validated model");
+fn linearizability(model: ModelKind, history: &History) -> Result<Judgement, RunError> {
+    let model = model_for(model).expect("bind validated the model");
     let options = CheckOptions { threads: 1, ..CheckOptions::default() };
-    let report = check::check_history(&model, history, &options).context("cannot check the history")?;
+    let report = check::check_history(&model, history, &options)?;
     let records = history.records();
-    let (status, detail, at, signature) = match report.verdict {
+    Ok(match report.verdict {
         Verdict::Linearizable => {
-            (Status::Pass, format!("{} operations, linearizable", report.operations), None, None)
+            Judgement::pass("linearizability", format!("{} operations, linearizable", report.operations))
         }
-        Verdict::Unknown => (Status::Unknown, "search budget exhausted".to_string(), None, None),
+        Verdict::Unknown => Judgement::unknown("linearizability", "search budget exhausted"),
         Verdict::NotLinearizable => {
             let part = report.violations().next().expect("a violating part");
             let blocked = part.violation.as_ref().map(|v| &v.blocked);
             let what = blocked.map_or(String::new(), describe_op);
             let key = part.key.as_ref().map_or(String::new(), |k| format!(" on key {k}"));
-            let at = blocked.and_then(|b| records.get(b.line.saturating_sub(1))).map(|r| r.time);
+            let record = blocked.and_then(|b| records.get(b.line.saturating_sub(1)));
+            let at = record.map(|r| r.time);
             let when = at.map_or(String::new(), |t| format!(" invoked at {t}"));
+            let by = blocked.map_or("a client".to_string(), |b| format!("process {}", b.process));
             let f = blocked.map_or("", |b| b.f.as_str());
-            (
-                Status::Fail,
-                format!(
-                    "{f}{key} — no order explains {what} by process {}{when}",
-                    blocked.map_or(0, |b| b.process)
-                ),
-                at,
-                Some(format!("linearizability: {f}{key}")),
-            )
+            Judgement::fail("linearizability", format!("{f}{key} — no order explains {what} by {by}{when}"), at)
+                .with_signature(format!("linearizability: {f}{key}"))
         }
-    };
-    Ok((CheckResult { name: "linearizability".into(), status, detail, signature }, at))
+    })
 }
 
 /// "read -> 3", "write 4", "cas [1 2]": an operation as the checker saw it.

@@ -6,22 +6,15 @@
 use std::fmt;
 use std::path::{Path, PathBuf};
 
-use serde::de::{self, Deserializer, MapAccess, Visitor};
-use serde::{Deserialize, Serialize};
+use crate::{Expect, ModelKind};
+
+use serde::Deserialize;
+use serde::de::{self, DeserializeOwned, Deserializer, MapAccess, Visitor};
 use sim_core::{
     Cut, Duration, Fault, FaultSchedule, Latency, Nemesis, NemesisKind, NetConfig, NodeId, Probability, Time,
     Topology,
 };
 
-/// What a scenario expects its checks to conclude.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum Expect {
-    /// Every check passes on every seed.
-    Pass,
-    /// Some seed shows a violation (the scenario demonstrates a bug).
-    Violation,
-}
 
 /// A parsed, validated scenario.
 #[derive(Clone, Debug, Deserialize)]
@@ -452,6 +445,9 @@ pub struct NemesisSpec {
     /// Slowdown of a slow episode.
     #[serde(default = "default_factor")]
     pub slow_factor: u64,
+    /// Largest clock jump of a clock-jump episode, either way.
+    #[serde(default = "default_clock_jump_max")]
+    pub clock_jump_max: Duration,
 }
 
 fn default_interval() -> Duration {
@@ -461,7 +457,10 @@ fn default_episode() -> Duration {
     Duration::from_millis(800)
 }
 fn default_factor() -> u64 {
-    10
+    Nemesis::SLOW_FACTOR
+}
+fn default_clock_jump_max() -> Duration {
+    Nemesis::CLOCK_JUMP_MAX
 }
 
 /// `[storage]`.
@@ -501,14 +500,23 @@ pub struct ChecksSpec {
     /// Check linearizability of the history.
     #[serde(default = "yes")]
     pub linearizable: bool,
-    /// The model (default: the protocol's own).
-    pub model: Option<String>,
+    /// The model (default: the protocol's own); "none" turns the check off.
+    #[serde(default, deserialize_with = "model_choice")]
+    pub model: Option<Option<ModelKind>>,
     /// Availability thresholds, if availability is checked.
     pub availability: Option<AvailabilitySpec>,
 }
 
 fn yes() -> bool {
     true
+}
+
+fn model_choice<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Option<ModelKind>>, D::Error> {
+    let name = String::deserialize(d)?;
+    if name == "none" {
+        return Ok(Some(None));
+    }
+    name.parse().map(|m| Some(Some(m))).map_err(|e: String| de::Error::custom(format!("{e}, or none")))
 }
 
 impl Default for ChecksSpec {
@@ -532,7 +540,7 @@ pub struct AvailabilitySpec {
 }
 
 /// A scenario that could not be read, with where and why.
-#[derive(Debug)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ScenarioError {
     /// The file.
     pub path: PathBuf,
@@ -565,16 +573,49 @@ impl fmt::Display for ScenarioError {
 impl std::error::Error for ScenarioError {}
 
 impl Scenario {
-    /// Reads and validates a scenario file.
+    /// Reads and validates a scenario file (without binding it to a protocol).
     pub fn load(path: &Path) -> Result<Scenario, ScenarioError> {
-        let text = std::fs::read_to_string(path).map_err(|e| ScenarioError {
+        Scenario::parse(&Scenario::read(path)?, path)
+    }
+
+    /// A scenario file's text.
+    pub fn read(path: &Path) -> Result<String, ScenarioError> {
+        let bytes = std::fs::read(path).map_err(|e| ScenarioError {
             path: path.to_path_buf(),
             line: None,
             column: None,
             field: None,
             message: format!("cannot read: {e}"),
         })?;
-        Scenario::parse(&text, path)
+        String::from_utf8(bytes).map_err(|e| {
+            let offset = e.utf8_error().valid_up_to();
+            let text = String::from_utf8_lossy(&e.into_bytes()[..offset]).into_owned();
+            let (line, column) = line_column(&text, offset);
+            ScenarioError {
+                path: path.to_path_buf(),
+                line: Some(line),
+                column: Some(column),
+                field: field_at(&text, line),
+                message: "the file is not UTF-8 text".into(),
+            }
+        })
+    }
+
+    /// An error about `field` (dotted from the root), placed at its line in `text`.
+    pub fn error_at(&self, text: &str, field: &str, message: impl Into<String>) -> ScenarioError {
+        at_field(text, &self.path, field, message.into())
+    }
+
+    /// The `[protocol]` table (less `name`) as the protocol's own settings.
+    pub fn protocol_table<P: DeserializeOwned>(&self, text: &str) -> Result<P, ScenarioError> {
+        let table = toml::Value::Table(self.protocol.params.clone());
+        P::deserialize(table).map_err(|e| place(self, text, "protocol", e.message().trim()))
+    }
+
+    /// The `[workload]` table (less the pacing keys) as the protocol's workload.
+    pub fn workload_table<W: DeserializeOwned>(&self, text: &str) -> Result<W, ScenarioError> {
+        let table = toml::Value::Table(self.workload.params.clone());
+        W::deserialize(table).map_err(|e| place(self, text, "workload", e.message().trim()))
     }
 
     /// Parses and validates scenario text; `path` is only for messages.
@@ -657,6 +698,7 @@ impl Scenario {
             nemesis.start = Time::ZERO + n.start;
             nemesis.crash_max = n.crash_max;
             nemesis.slow_factor = n.slow_factor;
+            nemesis.clock_jump_max = n.clock_jump_max;
             nemesis
         })
     }
@@ -697,6 +739,26 @@ impl Scenario {
         let margin = self.workload.timeout.saturating_mul(2) + Duration::from_secs(5);
         Time::ZERO + self.limits.time.unwrap_or(self.workload.duration + margin)
     }
+}
+
+impl Scenario {
+    /// The seeds the file says to sweep, if it says.
+    pub fn seed_range(&self) -> Option<std::ops::Range<u64>> {
+        self.seeds.as_deref().and_then(parse_seeds)
+    }
+}
+
+/// Scenario text with its faults replaced by `schedule` (and no nemesis)
+/// and its seed set to `seed`: a self-contained reproduction of one run.
+pub fn with_schedule(text: &str, schedule: &FaultSchedule, seed: u64) -> Result<String, String> {
+    let mut table: toml::Table = toml::from_str(text).map_err(|e| e.message().to_string())?;
+    table.remove("faults");
+    table.remove("nemesis");
+    table.insert("seed".into(), toml::Value::Integer(i64::try_from(seed).map_err(|_| format!("seed {seed} does not fit a TOML integer"))?));
+    let mut out = toml::to_string(&table).map_err(|e| e.to_string())?;
+    out.push('\n');
+    out.push_str(&schedule_toml(schedule));
+    Ok(out)
 }
 
 /// A half-open seed range "A..B" with A < B.
@@ -774,6 +836,29 @@ fn fault_nodes(fault: &Fault) -> Vec<NodeId> {
             Cut::OneWay { from, to } => from.iter().chain(to).copied().collect(),
         },
         Fault::Heal => vec![],
+    }
+}
+
+/// Places an error from a protocol's own parsing of table `table`: by the
+/// field it names, or by the value it quotes; suggests a near-miss key.
+fn place(scenario: &Scenario, text: &str, table: &str, message: &str) -> ScenarioError {
+    let token = message.split('`').nth(1).unwrap_or("");
+    let mut message = message.to_string();
+    if let Some(suggestion) = suggest(&message) {
+        message.push_str(&format!("; did you mean `{suggestion}`?"));
+    }
+    if message.contains("field `") {
+        return at_field(text, &scenario.path, &format!("{table}.{token}"), message);
+    }
+    match locate_value(text, table, token).filter(|_| !token.is_empty()) {
+        Some((line, column, field)) => ScenarioError {
+            path: scenario.path.clone(),
+            line: Some(line),
+            column: Some(column),
+            field: Some(field),
+            message,
+        },
+        None => at_field(text, &scenario.path, table, message),
     }
 }
 

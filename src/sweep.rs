@@ -1,66 +1,70 @@
-//! `orrery sweep`: many seeds of one scenario, one simulation per core,
-//! shardable across machines, ending in a table of failures grouped by
-//! signature.
+//! Sweeps: many seeds of one scenario, one simulation per core, shardable
+//! across machines, ending in a table of failures grouped by signature.
+//!
+//! Seeds are drawn lazily from their range ([`Seeds`]), so a range of any
+//! size costs nothing until it runs. A shard's JSON lines are a header, one
+//! outcome per seed and a footer; [`merge`] refuses shard sets that are
+//! incomplete, duplicated or from different sweeps.
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
-use std::fs::File;
-use std::io::{BufRead, BufReader, BufWriter, IsTerminal, Write};
+use std::io::{BufRead, BufReader, Write};
 use std::path::{Path, PathBuf};
-use std::process::ExitCode;
 use std::sync::Mutex;
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::time::Instant;
 
-use anyhow::{Context as _, bail};
 use serde::{Deserialize, Serialize};
 use sim_core::TraceSink;
 
-use crate::runner::{CheckResult, Runner, SeedOutcome, Status};
-use crate::scenario::{Expect, Scenario};
-use crate::{exit, load};
+use crate::runner::{Runner, SeedOutcome};
+use crate::{Conclusion, Expect, Status};
 
-/// Arguments of `orrery sweep`.
-#[derive(clap::Args)]
-pub struct SweepArgs {
-    /// The scenario file (not needed with --merge).
-    #[arg(required_unless_present = "merge")]
-    pub scenario: Option<PathBuf>,
-    /// Seeds to run, as a half-open range `A..B` (default: the scenario's `seeds`, else 0..100).
-    #[arg(long, value_name = "A..B")]
-    pub seeds: Option<String>,
-    /// Simulations run at once (default: one per core).
-    #[arg(long)]
-    pub jobs: Option<usize>,
-    /// Run only every N-th seed starting at the I-th (0-based), to split a range over machines.
-    #[arg(long, value_name = "I/N")]
-    pub shard: Option<String>,
-    /// Write one JSON line per seed to this file (for --merge).
-    #[arg(long, short, value_name = "FILE")]
-    pub output: Option<PathBuf>,
-    /// Combine the JSON lines of sharded sweeps into one table instead of running.
-    #[arg(long, num_args = 1.., value_name = "FILES", conflicts_with_all = ["scenario", "shard", "output"])]
-    pub merge: Vec<PathBuf>,
-    /// Stop at the first seed whose checks fail.
-    #[arg(long)]
-    pub stop_on_failure: bool,
-    /// Start no new seed after this much wall time, e.g. "10m".
-    #[arg(long, value_name = "DURATION")]
-    pub time_budget: Option<WallDuration>,
-    /// Report a seed as hung if it runs longer than this wall time.
-    #[arg(long, value_name = "DURATION", default_value = "120s")]
-    pub seed_timeout: WallDuration,
+/// The seeds of a sweep: a half-open range, optionally one shard of it
+/// (every `count`-th seed starting at the `index`-th).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Seeds {
+    /// First seed of the whole range.
+    pub start: u64,
+    /// One past the last seed of the whole range.
+    pub end: u64,
+    /// This shard's index, `0..count`.
+    pub shard_index: u64,
+    /// How many shards the range is split into.
+    pub shard_count: u64,
 }
 
-/// A wall-clock duration argument ("90s", "10m"), read like a virtual one.
-#[derive(Clone, Copy, Debug)]
-pub struct WallDuration(pub std::time::Duration);
+impl Seeds {
+    /// Every seed of `range`.
+    pub fn range(range: std::ops::Range<u64>) -> Seeds {
+        Seeds { start: range.start, end: range.end, shard_index: 0, shard_count: 1 }
+    }
 
-impl std::str::FromStr for WallDuration {
-    type Err = String;
-    fn from_str(s: &str) -> Result<WallDuration, String> {
-        let d: sim_core::Duration = s.parse().map_err(|e: sim_core::DurationError| e.to_string())?;
-        Ok(WallDuration(std::time::Duration::from_nanos(d.as_nanos())))
+    /// Shard `index` of `count` of these seeds.
+    pub fn shard(self, index: u64, count: u64) -> Seeds {
+        assert!(count > 0 && index < count, "shard index={index} count={count}");
+        Seeds { shard_index: index, shard_count: count, ..self }
+    }
+
+    /// How many seeds this shard runs.
+    pub fn len(&self) -> u64 {
+        let total = self.end - self.start;
+        if total <= self.shard_index { 0 } else { (total - self.shard_index).div_ceil(self.shard_count) }
+    }
+
+    /// Whether it runs no seed.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// The `i`-th seed of this shard, if there is one.
+    pub fn nth(&self, i: u64) -> Option<u64> {
+        (i < self.len()).then(|| self.start + self.shard_index + i * self.shard_count)
+    }
+
+    /// The range as `A..B`.
+    pub fn range_text(&self) -> String {
+        format!("{}..{}", self.start, self.end)
     }
 }
 
@@ -73,13 +77,21 @@ pub struct Header {
     pub path: PathBuf,
     /// What the scenario expects.
     pub expect: Expect,
-    /// The seed range, `A..B`.
-    pub seeds: String,
-    /// The shard, `I/N`, if sharded.
-    pub shard: Option<String>,
+    /// The seeds (and shard) this file covers.
+    pub seeds: Seeds,
+}
+
+/// The last line of a sweep's JSON lines: whether every seed ran.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Footer {
+    /// Seeds that ran.
+    pub ran: u64,
+    /// Why the sweep stopped before its last seed, if it did.
+    pub stopped: Option<String>,
 }
 
 /// Everything a sweep table is made from.
+#[derive(Clone, Debug, PartialEq)]
 pub struct Sweep {
     /// What was swept.
     pub header: Header,
@@ -89,76 +101,63 @@ pub struct Sweep {
     pub stopped: Option<String>,
 }
 
-/// Runs `orrery sweep`.
-pub fn run(args: SweepArgs) -> anyhow::Result<ExitCode> {
-    if !args.merge.is_empty() {
-        let sweep = merge(&args.merge)?;
-        print!("{}", table(&sweep));
-        return Ok(exit(as_expected(&sweep)));
+impl Sweep {
+    /// What the sweep concludes about its scenario.
+    pub fn conclusion(&self) -> Conclusion {
+        self.header.expect.judge_seeds(&self.outcomes, self.stopped.as_deref())
     }
-    let path = args.scenario.clone().expect("clap requires a scenario without --merge");
-    let (scenario, runner) = load(&path)?;
-    let seeds_text = args.seeds.clone().or_else(|| scenario.seeds.clone()).unwrap_or_else(|| "0..100".into());
-    let range = parse_range(&seeds_text)?;
-    let (shard_index, shard_count) = args.shard.as_deref().map(parse_shard).transpose()?.unwrap_or((0, 1));
-    let seeds: Vec<u64> = range.clone().filter(|s| (s - range.start) % shard_count == shard_index).collect();
-    let jobs =
-        args.jobs.unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get())).max(1);
-    let header = Header {
-        scenario: scenario.name.clone(),
-        path: path.clone(),
-        expect: scenario.expect,
-        seeds: seeds_text.clone(),
-        shard: args.shard.clone(),
-    };
-    let options = Options {
-        jobs,
-        stop_on_failure: args.stop_on_failure,
-        time_budget: args.time_budget.map(|d| d.0),
-        seed_timeout: args.seed_timeout.0,
-    };
-    #[allow(clippy::disallowed_methods)] // the sweep reports its own wall time, outside any simulation
-    let started = Instant::now();
-    let (outcomes, stopped) = execute(&scenario, runner.as_ref(), &seeds, &options)?;
-    let wall = started.elapsed().as_secs_f64();
-    eprintln!(
-        "ran {} seeds on {jobs} jobs in {wall:.1}s ({:.1} seeds/s)",
-        outcomes.len(),
-        outcomes.len() as f64 / wall.max(1e-9)
-    );
-    let sweep = Sweep { header, outcomes, stopped };
-    if let Some(output) = &args.output {
-        write_jsonl(output, &sweep)?;
-    }
-    print!("{}", table(&sweep));
-    Ok(exit(as_expected(&sweep)))
 }
 
-struct Options {
-    jobs: usize,
-    stop_on_failure: bool,
-    time_budget: Option<std::time::Duration>,
-    seed_timeout: std::time::Duration,
+/// How to run a sweep.
+#[derive(Clone, Debug)]
+pub struct Options {
+    /// Simulations run at once.
+    pub jobs: usize,
+    /// Stop at the first failing seed.
+    pub stop_on_failure: bool,
+    /// Start no new seed after this much wall time.
+    pub time_budget: Option<std::time::Duration>,
+    /// Report a seed as hung after this much wall time and exit the process.
+    pub seed_timeout: Option<std::time::Duration>,
+    /// Show progress on standard error.
+    pub progress: bool,
 }
 
-/// Runs `seeds` on `options.jobs` threads; results come back in seed order.
-fn execute(
-    scenario: &Scenario,
-    runner: &dyn Runner,
-    seeds: &[u64],
-    options: &Options,
-) -> anyhow::Result<(Vec<SeedOutcome>, Option<String>)> {
-    let next = AtomicUsize::new(0);
+impl Default for Options {
+    fn default() -> Options {
+        Options { jobs: default_jobs(), stop_on_failure: false, time_budget: None, seed_timeout: None, progress: false }
+    }
+}
+
+/// One job per core.
+pub fn default_jobs() -> usize {
+    std::thread::available_parallelism().map_or(1, |n| n.get())
+}
+
+/// Runs `seeds` of the runner's scenario on `options.jobs` threads; outcomes
+/// come back in seed order.
+pub fn run(runner: &dyn Runner, seeds: Seeds, options: &Options) -> Sweep {
+    let scenario = runner.scenario();
+    let header =
+        Header { scenario: scenario.name.clone(), path: scenario.path.clone(), expect: scenario.expect.clone(), seeds };
+    let (outcomes, stopped) = execute(runner, seeds, options);
+    Sweep { header, outcomes, stopped }
+}
+
+fn execute(runner: &dyn Runner, seeds: Seeds, options: &Options) -> (Vec<SeedOutcome>, Option<String>) {
+    let jobs = options.jobs.clamp(1, 1024);
+    let next = AtomicU64::new(0);
     let stop = AtomicBool::new(false);
     let stopped: Mutex<Option<String>> = Mutex::new(None);
-    let results: Mutex<Vec<SeedOutcome>> = Mutex::new(Vec::with_capacity(seeds.len()));
-    let running: Vec<Mutex<Option<(u64, Instant)>>> = (0..options.jobs).map(|_| Mutex::new(None)).collect();
-    let working = AtomicUsize::new(options.jobs);
-    let progress = Progress::new(seeds.len() as u64);
+    let results: Mutex<Vec<SeedOutcome>> = Mutex::new(Vec::new());
+    let running: Vec<Mutex<Option<(u64, Instant)>>> = (0..jobs).map(|_| Mutex::new(None)).collect();
+    let running = &running;
+    let working = &AtomicUsize::new(jobs);
+    let progress = Progress::new(seeds.len(), options.progress);
     #[allow(clippy::disallowed_methods)] // wall-clock budget of the sweep itself
     let started = Instant::now();
     std::thread::scope(|scope| {
-        for slot in &running {
+        for slot in running {
             scope.spawn(|| {
                 loop {
                     if stop.load(Ordering::Relaxed) {
@@ -168,12 +167,14 @@ fn execute(
                         stopped.lock().expect("lock").get_or_insert_with(|| "time budget spent".into());
                         break;
                     }
-                    let Some(&seed) = seeds.get(next.fetch_add(1, Ordering::Relaxed)) else { break };
+                    let Some(seed) = seeds.nth(next.fetch_add(1, Ordering::Relaxed)) else { break };
                     #[allow(clippy::disallowed_methods)] // watchdog for hung seeds, outside the simulation
                     let now = Instant::now();
                     *slot.lock().expect("lock") = Some((seed, now));
-                    let outcome =
-                        runner.run(seed, TraceSink::Hash).map(|r| r.0).unwrap_or_else(|e| errored(seed, &e));
+                    let outcome = runner
+                        .run(seed, TraceSink::Hash)
+                        .map(|r| r.0)
+                        .unwrap_or_else(|e| SeedOutcome::errored(seed, &e));
                     *slot.lock().expect("lock") = None;
                     if outcome.status == Status::Fail && options.stop_on_failure {
                         stop.store(true, Ordering::Relaxed);
@@ -188,88 +189,78 @@ fn execute(
                 working.fetch_sub(1, Ordering::Relaxed);
             });
         }
-        // The watchdog: a protocol stuck in a handler cannot be interrupted, so
-        // report its seed and the command to reproduce it, then exit.
-        scope.spawn(|| {
-            while working.load(Ordering::Relaxed) > 0 {
-                std::thread::sleep(std::time::Duration::from_millis(50));
-                for slot in &running {
-                    if let Some((seed, since)) = *slot.lock().expect("lock")
-                        && since.elapsed() > options.seed_timeout
-                    {
-                        eprintln!(
-                            "error: seed {seed} hung: no result after {:?} of wall time (a handler that never returns?)\nreproduce: orrery run {} --seed {seed}",
-                            options.seed_timeout,
-                            scenario.path.display()
-                        );
-                        std::process::exit(1);
-                    }
-                }
-            }
-        });
+        if let Some(timeout) = options.seed_timeout {
+            scope.spawn(move || watchdog(runner, running, working, timeout));
+        }
     });
     progress.finish();
     let mut outcomes = results.into_inner().expect("lock");
     outcomes.sort_by_key(|o| o.seed);
-    Ok((outcomes, stopped.into_inner().expect("lock")))
+    let mut stopped = stopped.into_inner().expect("lock");
+    if stopped.is_none() && (outcomes.len() as u64) < seeds.len() {
+        stopped = Some("interrupted".into());
+    }
+    (outcomes, stopped)
 }
 
-fn errored(seed: u64, error: &anyhow::Error) -> SeedOutcome {
-    SeedOutcome {
-        seed,
-        status: Status::Fail,
-        signature: Some("error".into()),
-        checks: vec![CheckResult {
-            name: "error".into(),
-            status: Status::Fail,
-            detail: format!("{error:#}"),
-            signature: None,
-        }],
-        time: sim_core::Time::ZERO,
-        failed_at: Some(sim_core::Time::ZERO),
-        events: 0,
-        ops: [0; 3],
-        faults: BTreeMap::new(),
-        trace_hash: String::new(),
+/// A protocol stuck in a handler cannot be interrupted: report its seed and
+/// the command that reproduces it, then end the process.
+fn watchdog(
+    runner: &dyn Runner,
+    running: &[Mutex<Option<(u64, Instant)>>],
+    working: &AtomicUsize,
+    timeout: std::time::Duration,
+) {
+    while working.load(Ordering::Relaxed) > 0 {
+        std::thread::sleep(std::time::Duration::from_millis(50));
+        for slot in running {
+            if let Some((seed, since)) = *slot.lock().expect("lock")
+                && since.elapsed() > timeout
+            {
+                eprintln!(
+                    "error: seed {seed} hung: no result after {timeout:?} of wall time (a handler that never returns?)\nreproduce: orrery run {} --seed {seed}",
+                    runner.scenario().path.display()
+                );
+                std::process::exit(1);
+            }
+        }
     }
 }
 
 /// A progress bar on a terminal; a plain line every tenth otherwise.
 struct Progress {
     bar: Option<indicatif::ProgressBar>,
+    plain: bool,
     total: u64,
-    done: AtomicUsize,
-    failed: AtomicUsize,
+    done: AtomicU64,
+    failed: AtomicU64,
 }
 
 impl Progress {
-    fn new(total: u64) -> Progress {
-        let bar = std::io::stderr().is_terminal().then(|| {
+    fn new(total: u64, show: bool) -> Progress {
+        use std::io::IsTerminal;
+        let terminal = show && std::io::stderr().is_terminal();
+        let bar = terminal.then(|| {
             let bar = indicatif::ProgressBar::new(total);
             bar.set_style(
-                indicatif::ProgressStyle::with_template(
-                    "{bar:40} {pos}/{len} seeds, {msg} [{elapsed} < {eta}]",
-                )
-                .expect("valid template"),
+                indicatif::ProgressStyle::with_template("{bar:40} {pos}/{len} seeds, {msg} [{elapsed} < {eta}]")
+                    .expect("valid template"),
             );
             bar
         });
-        Progress { bar, total, done: AtomicUsize::new(0), failed: AtomicUsize::new(0) }
+        Progress { bar, plain: show && !terminal, total, done: AtomicU64::new(0), failed: AtomicU64::new(0) }
     }
 
     fn advance(&self, failed: bool) {
-        let done = self.done.fetch_add(1, Ordering::Relaxed) as u64 + 1;
-        let failures = self.failed.fetch_add(usize::from(failed), Ordering::Relaxed) + usize::from(failed);
-        match &self.bar {
-            Some(bar) => {
-                bar.set_message(format!("{failures} failed"));
-                bar.inc(1);
-            }
-            None => {
-                let step = (self.total / 10).max(1);
-                if done.is_multiple_of(step) || done == self.total {
-                    eprintln!("progress {done}/{} seeds, {failures} failed", self.total);
-                }
+        let done = self.done.fetch_add(1, Ordering::Relaxed) + 1;
+        let failures = self.failed.fetch_add(u64::from(failed), Ordering::Relaxed) + u64::from(failed);
+        if let Some(bar) = &self.bar {
+            bar.set_message(format!("{failures} failed"));
+            bar.inc(1);
+        } else if self.plain {
+            let step = (self.total / 10).max(1);
+            if done.is_multiple_of(step) || done == self.total {
+                eprintln!("progress {done}/{} seeds, {failures} failed", self.total);
             }
         }
     }
@@ -281,79 +272,159 @@ impl Progress {
     }
 }
 
-fn parse_range(text: &str) -> anyhow::Result<std::ops::Range<u64>> {
-    crate::scenario::parse_seeds(text).with_context(|| {
-        format!(
-            "--seeds {text:?}: expected a non-empty range A..B (A up to but not including B), like 0..1000"
-        )
-    })
+/// Why a sweep's JSON lines could not be written or merged.
+#[derive(Debug, thiserror::Error)]
+pub enum SweepError {
+    /// A file could not be read or written.
+    #[error("{path}: {source}")]
+    Io {
+        /// The file.
+        path: PathBuf,
+        /// What went wrong.
+        source: std::io::Error,
+    },
+    /// A line is not what a sweep writes.
+    #[error("{path}:{line}: {message}")]
+    Format {
+        /// The file.
+        path: PathBuf,
+        /// 1-based line.
+        line: usize,
+        /// What is wrong with it.
+        message: String,
+    },
+    /// The files do not make up one whole sweep.
+    #[error("{0}")]
+    Shards(String),
 }
 
-fn parse_shard(text: &str) -> anyhow::Result<(u64, u64)> {
-    let parsed =
-        text.split_once('/').and_then(|(i, n)| Some((i.trim().parse().ok()?, n.trim().parse().ok()?)));
-    match parsed {
-        Some((i, n)) if n > 0 && i < n => Ok((i, n)),
-        _ => bail!("--shard {text:?}: expected I/N with 0 <= I < N, like 0/4"),
-    }
-}
-
-fn write_jsonl(path: &Path, sweep: &Sweep) -> anyhow::Result<()> {
-    let file = File::create(path).with_context(|| format!("cannot create {}", path.display()))?;
-    let mut out = BufWriter::new(file);
-    serde_json::to_writer(&mut out, &sweep.header)?;
+/// Writes a sweep as JSON lines: header, one outcome per seed, footer.
+pub fn write_jsonl(out: &mut dyn Write, sweep: &Sweep) -> std::io::Result<()> {
+    serde_json::to_writer(&mut *out, &sweep.header)?;
     writeln!(out)?;
     for outcome in &sweep.outcomes {
-        serde_json::to_writer(&mut out, outcome)?;
+        serde_json::to_writer(&mut *out, outcome)?;
         writeln!(out)?;
     }
-    out.flush().with_context(|| format!("cannot write {}", path.display()))
+    let footer = Footer { ran: sweep.outcomes.len() as u64, stopped: sweep.stopped.clone() };
+    serde_json::to_writer(&mut *out, &footer)?;
+    writeln!(out)?;
+    out.flush()
 }
 
-/// Reads the JSON lines of several shards of one sweep into one.
-pub fn merge(paths: &[PathBuf]) -> anyhow::Result<Sweep> {
-    let mut header: Option<Header> = None;
-    let mut outcomes: BTreeMap<u64, SeedOutcome> = BTreeMap::new();
-    for path in paths {
-        let file = File::open(path).with_context(|| format!("cannot open {}", path.display()))?;
-        let mut lines = BufReader::new(file).lines().enumerate();
-        let (_, first) = lines.next().with_context(|| format!("{}: empty file", path.display()))?;
-        let this: Header = serde_json::from_str(&first?).with_context(|| {
-            format!("{}:1: expected a sweep header (written by `orrery sweep --output`)", path.display())
-        })?;
-        match &header {
-            None => header = Some(Header { shard: None, ..this }),
-            Some(h) if h.scenario != this.scenario || h.seeds != this.seeds => bail!(
-                "{}: sweeps {} over {}, but the first file sweeps {} over {}",
-                path.display(),
-                this.scenario,
-                this.seeds,
-                h.scenario,
-                h.seeds
-            ),
-            Some(_) => {}
+/// One shard file, read back.
+fn read_shard(path: &Path) -> Result<(Header, Vec<SeedOutcome>, Footer), SweepError> {
+    let io = |source| SweepError::Io { path: path.to_path_buf(), source };
+    let format = |line: usize, message: String| SweepError::Format { path: path.to_path_buf(), line, message };
+    let file = std::fs::File::open(path).map_err(io)?;
+    if file.metadata().map_err(io)?.is_dir() {
+        return Err(format(0, "is a directory, not a sweep's JSON lines".into()));
+    }
+    let mut header = None;
+    let mut footer = None;
+    let mut outcomes = Vec::new();
+    for (index, line) in BufReader::new(file).lines().enumerate() {
+        let line = line.map_err(io)?;
+        let number = index + 1;
+        if line.trim().is_empty() {
+            continue;
         }
-        for (index, line) in lines {
-            let line = line?;
-            if line.trim().is_empty() {
-                continue;
+        if footer.is_some() {
+            return Err(format(number, "a line after the footer".into()));
+        }
+        if header.is_none() {
+            let parsed: Header = serde_json::from_str(&line).map_err(|e| {
+                format(number, format!("expected a sweep header (written by `orrery sweep --output`): {e}"))
+            })?;
+            header = Some(parsed);
+        } else if let Ok(outcome) = serde_json::from_str::<SeedOutcome>(&line) {
+            outcomes.push(outcome);
+        } else {
+            let parsed: Footer = serde_json::from_str(&line)
+                .map_err(|e| format(number, format!("neither a seed outcome nor a footer: {e}")))?;
+            footer = Some(parsed);
+        }
+    }
+    let header = header.ok_or_else(|| format(1, "empty file: expected a sweep header".into()))?;
+    let footer = footer.ok_or_else(|| {
+        format(0, "no footer: the sweep that wrote this file did not finish (interrupted?)".into())
+    })?;
+    Ok((header, outcomes, footer))
+}
+
+/// Reads the JSON lines of every shard of one sweep into one sweep.
+pub fn merge(paths: &[PathBuf]) -> Result<Sweep, SweepError> {
+    let mut first: Option<(PathBuf, Header)> = None;
+    let mut shards: BTreeMap<u64, PathBuf> = BTreeMap::new();
+    let mut outcomes: BTreeMap<u64, SeedOutcome> = BTreeMap::new();
+    let mut stopped = None;
+    for path in paths {
+        let (header, seeds, footer) = read_shard(path)?;
+        let whole = Seeds { shard_index: 0, shard_count: 1, ..header.seeds };
+        if let Some((first_path, h)) = &first {
+            let same_sweep = h.scenario == header.scenario
+                && h.expect == header.expect
+                && Seeds { shard_index: 0, shard_count: 1, ..h.seeds } == whole
+                && h.seeds.shard_count == header.seeds.shard_count;
+            if !same_sweep {
+                return Err(SweepError::Shards(format!(
+                    "{} is from another sweep than {}: {} {} over {} in {} shards, against {} {} over {} in {} shards",
+                    path.display(),
+                    first_path.display(),
+                    header.scenario,
+                    header.expect,
+                    header.seeds.range_text(),
+                    header.seeds.shard_count,
+                    h.scenario,
+                    h.expect,
+                    h.seeds.range_text(),
+                    h.seeds.shard_count
+                )));
             }
-            let outcome: SeedOutcome = serde_json::from_str(&line)
-                .with_context(|| format!("{}:{}: not a seed outcome", path.display(), index + 1))?;
+        } else {
+            first = Some((path.clone(), header.clone()));
+        }
+        if let Some(other) = shards.insert(header.seeds.shard_index, path.clone()) {
+            return Err(SweepError::Shards(format!(
+                "shard {}/{} appears twice: {} and {}",
+                header.seeds.shard_index,
+                header.seeds.shard_count,
+                other.display(),
+                path.display()
+            )));
+        }
+        for outcome in seeds {
+            let belongs = (outcome.seed >= whole.start && outcome.seed < whole.end)
+                && (outcome.seed - whole.start) % header.seeds.shard_count == header.seeds.shard_index;
+            if !belongs {
+                return Err(SweepError::Shards(format!(
+                    "{}: seed {} does not belong to shard {}/{} of {}",
+                    path.display(),
+                    outcome.seed,
+                    header.seeds.shard_index,
+                    header.seeds.shard_count,
+                    whole.range_text()
+                )));
+            }
             outcomes.insert(outcome.seed, outcome);
         }
+        if footer.stopped.is_some() {
+            stopped = stopped.or(footer.stopped.map(|why| format!("shard {}: {why}", path.display())));
+        }
     }
-    let header = header.context("--merge needs at least one file")?;
-    Ok(Sweep { header, outcomes: outcomes.into_values().collect(), stopped: None })
-}
-
-/// Whether the sweep came out as its scenario expects.
-pub fn as_expected(sweep: &Sweep) -> bool {
-    let failed = sweep.outcomes.iter().any(|o| o.status == Status::Fail);
-    match sweep.header.expect {
-        Expect::Pass => !failed,
-        Expect::Violation => failed,
+    let (_, header) = first.ok_or_else(|| SweepError::Shards("--merge needs at least one file".into()))?;
+    let missing: Vec<String> =
+        (0..header.seeds.shard_count).filter(|i| !shards.contains_key(i)).map(|i| i.to_string()).collect();
+    if !missing.is_empty() {
+        return Err(SweepError::Shards(format!(
+            "incomplete shard set: {} of {} shards given; missing shard {}",
+            shards.len(),
+            header.seeds.shard_count,
+            missing.join(", ")
+        )));
     }
+    let header = Header { seeds: Seeds { shard_index: 0, shard_count: 1, ..header.seeds }, ..header };
+    Ok(Sweep { header, outcomes: outcomes.into_values().collect(), stopped })
 }
 
 /// The sweep table: counts, faults exercised, failures grouped by signature.
@@ -361,11 +432,12 @@ pub fn table(sweep: &Sweep) -> String {
     let mut out = String::new();
     let count = |s| sweep.outcomes.iter().filter(|o| o.status == s).count();
     let h = &sweep.header;
-    let _ = writeln!(out, "sweep      {} ({}) seeds {}", h.scenario, h.path.display(), h.seeds);
+    let _ = writeln!(out, "sweep      {} ({}) seeds {}", h.scenario, h.path.display(), h.seeds.range_text());
     let _ = writeln!(
         out,
-        "seeds      {} run: {} passed, {} failed, {} unknown",
+        "seeds      {} of {} run: {} passed, {} failed, {} unknown",
         sweep.outcomes.len(),
+        h.seeds.len(),
         count(Status::Pass),
         count(Status::Fail),
         count(Status::Unknown)
@@ -389,9 +461,19 @@ pub fn table(sweep: &Sweep) -> String {
             let _ = writeln!(out, "           {kind:<22} {times:>8} {seeds:>8}");
         }
     }
+    write_failures(&mut out, sweep);
+    let _ = writeln!(out, "verdict    {}", sweep.conclusion().line());
+    out
+}
+
+fn write_failures(out: &mut String, sweep: &Sweep) {
     let mut groups: BTreeMap<&str, Vec<&SeedOutcome>> = BTreeMap::new();
-    for outcome in sweep.outcomes.iter().filter(|o| o.status == Status::Fail) {
-        groups.entry(outcome.signature.as_deref().unwrap_or("failure")).or_default().push(outcome);
+    for outcome in sweep.outcomes.iter().filter(|o| o.status != Status::Pass) {
+        let group = match outcome.status {
+            Status::Unknown => "unknown",
+            _ => outcome.signature.as_deref().unwrap_or("failure"),
+        };
+        groups.entry(group).or_default().push(outcome);
     }
     if !groups.is_empty() {
         let _ = writeln!(out, "failures   by signature, fastest-failing seed first");
@@ -400,23 +482,23 @@ pub fn table(sweep: &Sweep) -> String {
         members.sort_by_key(|o| (o.failed_at, o.seed));
         let first = members[0];
         let seeds: Vec<String> = members.iter().take(10).map(|o| o.seed.to_string()).collect();
-        let more =
-            if members.len() > 10 { format!(" and {} more", members.len() - 10) } else { String::new() };
+        let more = if members.len() > 10 { format!(" and {} more", members.len() - 10) } else { String::new() };
         let _ = writeln!(out, "  {signature}: {} seeds ({}{more})", members.len(), seeds.join(", "));
-        if let Some(check) = first.checks.iter().find(|c| c.status == Status::Fail) {
+        let check = first.failure().or_else(|| first.checks.iter().find(|c| c.status == Status::Unknown));
+        if let Some(check) = check {
             let at = first.failed_at.map_or(String::new(), |t| format!(" at {t}"));
-            let _ = writeln!(out, "    seed {} failed{at}: {}", first.seed, check.detail);
+            let verb = if first.status == Status::Fail { "failed" } else { "undecided" };
+            let _ = writeln!(out, "    seed {} {verb}{at}: {}", first.seed, one_line(&check.detail));
         }
-        let _ = writeln!(out, "    replay: orrery run {} --seed {}", h.path.display(), first.seed);
+        let _ = writeln!(out, "    replay: orrery run {} --seed {}", sweep.header.path.display(), first.seed);
     }
-    let verdict = match (h.expect, as_expected(sweep)) {
-        (Expect::Pass, true) => "pass: every seed passed, as expected",
-        (Expect::Pass, false) => "FAIL: the scenario expects every seed to pass",
-        (Expect::Violation, true) => "violation found, as expected",
-        (Expect::Violation, false) => "FAIL: the scenario expects a violation and no seed showed one",
-    };
-    let _ = writeln!(out, "verdict    {verdict}");
-    out
+}
+
+/// The first line of a message, marked if more followed.
+pub fn one_line(text: &str) -> String {
+    let mut lines = text.lines();
+    let first = lines.next().unwrap_or("").trim_end();
+    if lines.next().is_some() { format!("{first} …") } else { first.to_string() }
 }
 
 #[cfg(test)]
@@ -424,11 +506,17 @@ mod tests {
     use super::*;
 
     #[test]
-    fn ranges_and_shards_parse() {
-        assert_eq!(parse_range("3..7").unwrap(), 3..7);
-        assert!(parse_range("7..3").is_err());
-        assert!(parse_range("x").is_err());
-        assert_eq!(parse_shard("1/4").unwrap(), (1, 4));
-        assert!(parse_shard("4/4").is_err());
+    fn shards_partition_the_range() {
+        let all = Seeds::range(3..20);
+        let mut seen: Vec<u64> = (0..4)
+            .flat_map(|i| {
+                let s = all.shard(i, 4);
+                (0..s.len()).map(move |k| s.nth(k).unwrap())
+            })
+            .collect();
+        seen.sort_unstable();
+        assert_eq!(seen, (3..20).collect::<Vec<_>>());
+        assert_eq!(Seeds::range(0..u64::MAX).shard(0, u64::MAX).len(), 1);
+        assert_eq!(Seeds::range(0..2).shard(5, 9).len(), 0);
     }
 }

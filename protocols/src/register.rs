@@ -29,12 +29,12 @@ pub struct Register {
     pub bugs: Vec<RegisterBug>,
 }
 
-/// The register's planted bugs.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum RegisterBug {
-    /// Persist without syncing: acknowledged writes vanish at a crash.
-    SkipSync,
+sim_core::planted_bugs! {
+    /// The register's planted bugs.
+    pub enum RegisterBug {
+        /// Persist without syncing: acknowledged writes vanish at a crash.
+        SkipSync = "skip-sync": "persists without syncing: acknowledged writes vanish at a crash",
+    }
 }
 
 /// A register command.

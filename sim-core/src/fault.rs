@@ -280,6 +280,20 @@ pub enum NemesisKind {
 }
 
 impl NemesisKind {
+    /// The name scenario files use in `[nemesis] kinds`.
+    pub fn name(self) -> &'static str {
+        match self {
+            NemesisKind::Crash => "crash",
+            NemesisKind::Pause => "pause",
+            NemesisKind::Isolate => "isolate",
+            NemesisKind::Split => "split",
+            NemesisKind::Bridge => "bridge",
+            NemesisKind::OneWay => "one-way",
+            NemesisKind::Slow => "slow",
+            NemesisKind::ClockJump => "clock-jump",
+        }
+    }
+
     /// Every kind, in a fixed order.
     pub const ALL: [NemesisKind; 8] = [
         NemesisKind::Crash,
@@ -291,6 +305,12 @@ impl NemesisKind {
         NemesisKind::Slow,
         NemesisKind::ClockJump,
     ];
+}
+
+impl fmt::Display for NemesisKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
 }
 
 /// A random nemesis: episodes of trouble at random times, each undone after a while.
@@ -323,11 +343,18 @@ pub struct Nemesis {
 }
 
 fn default_slow_factor() -> u64 {
-    10
+    Nemesis::SLOW_FACTOR
 }
 
 fn default_clock_jump() -> Duration {
-    Duration::from_secs(1)
+    Nemesis::CLOCK_JUMP_MAX
+}
+
+impl Nemesis {
+    /// The slowdown of a slow episode unless a scenario says otherwise.
+    pub const SLOW_FACTOR: u64 = 10;
+    /// The largest clock jump unless a scenario says otherwise.
+    pub const CLOCK_JUMP_MAX: Duration = Duration::from_secs(1);
 }
 
 impl Nemesis {

@@ -119,12 +119,12 @@ pub trait Protocol: Sized + 'static {
 
 /// A server: reacts to its start, to messages and to its timers.
 pub trait Node<P: Protocol>: 'static {
-    /// The node started (or restarted): read storage, set timers.
-    fn on_start(&mut self, ctx: &mut Context<'_, P>);
+    /// The node started (or restarted): read storage, set timers. Nothing by default.
+    fn on_start(&mut self, _ctx: &mut Context<'_, P>) {}
     /// A message arrived from `from`.
     fn on_message(&mut self, ctx: &mut Context<'_, P>, from: NodeId, msg: P::Msg);
-    /// A timer set by this node fired.
-    fn on_timer(&mut self, ctx: &mut Context<'_, P>, id: TimerId, timer: P::Timer);
+    /// A timer set by this node fired. Nothing by default.
+    fn on_timer(&mut self, _ctx: &mut Context<'_, P>, _id: TimerId, _timer: P::Timer) {}
 }
 
 /// A client: turns workload operations into requests and reports outcomes
@@ -134,10 +134,10 @@ pub trait Client<P: Protocol>: 'static {
     fn on_start(&mut self, _ctx: &mut Context<'_, P>) {}
     /// The workload asks for `op`; complete it with `ctx.complete(id, ..)`.
     fn on_invoke(&mut self, ctx: &mut Context<'_, P>, id: OpId, op: Op);
-    /// A message arrived from `from`.
-    fn on_message(&mut self, ctx: &mut Context<'_, P>, from: NodeId, msg: P::Msg);
-    /// A timer set by this client fired.
-    fn on_timer(&mut self, ctx: &mut Context<'_, P>, id: TimerId, timer: P::Timer);
+    /// A message arrived from `from`. Nothing by default.
+    fn on_message(&mut self, _ctx: &mut Context<'_, P>, _from: NodeId, _msg: P::Msg) {}
+    /// A timer set by this client fired. Nothing by default.
+    fn on_timer(&mut self, _ctx: &mut Context<'_, P>, _id: TimerId, _timer: P::Timer) {}
     /// The simulation gave up waiting on operation `id` and recorded it as
     /// `info`; later completions of it are ignored.
     fn on_timeout(&mut self, _ctx: &mut Context<'_, P>, _id: OpId) {}

@@ -815,6 +815,7 @@ impl<P: Protocol> Sim<P> {
         let clients = &mut self.clients;
         let span = tracing::debug_span!("node", t = %self.now, id = %node).entered();
         let outcome = catch_unwind(AssertUnwindSafe(|| {
+            let _inside = HandlerGuard::enter();
             if is_server {
                 let server = servers[i].as_mut().expect("dispatch to a live server");
                 match call {
@@ -1042,5 +1043,32 @@ fn panic_message(payload: &(dyn std::any::Any + Send)) -> String {
         s.clone()
     } else {
         "non-string panic payload".to_string()
+    }
+}
+
+thread_local! {
+    static IN_HANDLER: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+}
+
+/// Whether this thread is running a simulated node's handler. A panic hook
+/// uses it to tell a protocol's panic, which the engine catches and reports
+/// with its seed, from a bug in the harness, which must print.
+pub fn in_handler() -> bool {
+    IN_HANDLER.with(std::cell::Cell::get)
+}
+
+/// Marks the thread as inside a handler until dropped, even by unwinding.
+struct HandlerGuard;
+
+impl HandlerGuard {
+    fn enter() -> HandlerGuard {
+        IN_HANDLER.with(|c| c.set(true));
+        HandlerGuard
+    }
+}
+
+impl Drop for HandlerGuard {
+    fn drop(&mut self) {
+        IN_HANDLER.with(|c| c.set(false));
     }
 }

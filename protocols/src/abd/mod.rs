@@ -38,18 +38,21 @@ mod message;
 mod server;
 
 use serde::{Deserialize, Serialize};
-use sim_core::{Cluster, Duration, Invariant, NodeId, Protocol, RegisterMix, RegisterWorkload, Workload};
+use sim_core::{
+    Cluster, Duration, Invalid, Invariant, ModelKind, NodeId, Protocol, RegisterMix, RegisterWorkload, Workload,
+    WorkloadSpec,
+};
 
 pub use client::AbdClient;
 pub use message::{Msg, Timer, Timestamp};
 pub use server::Server;
 
-/// A planted bug, off unless a scenario names it.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum Bug {
-    /// Reads return the highest value of a majority without writing it back.
-    NoReadRepair,
+sim_core::planted_bugs! {
+    /// A planted bug, off unless a scenario names it.
+    pub enum Bug {
+        /// Reads return the highest value of a majority without writing it back.
+        NoReadRepair = "no-read-repair": "reads skip the write-back phase: a later read can see an older value",
+    }
 }
 
 /// The ABD protocol's settings.
@@ -104,26 +107,52 @@ impl Protocol for Abd {
     }
 }
 
-impl crate::Catalogued for Abd {
+impl sim_core::Catalogued for Abd {
     const NAME: &'static str = "abd";
     const SUMMARY: &'static str = "ABD quorum register: majority reads and writes with timestamps, no leader";
-    const BUGS: &'static [(&'static str, &'static str)] =
-        &[("no-read-repair", "reads skip the write-back phase: a later read can see an older value")];
-    const MODEL: &'static str = "register";
+    type Bug = Bug;
+    type Workload = AbdWorkload;
+    const MODEL: Option<ModelKind> = Some(ModelKind::Register);
+}
 
-    /// Register reads and writes; compare-and-set is not an ABD operation, so
-    /// the mix defaults to reads and writes only and a cas weight is an error.
-    fn workload(params: &toml::Table) -> Result<Box<dyn Workload>, String> {
-        let mut workload: RegisterWorkload = toml::Value::Table(params.clone())
-            .try_into()
-            .map_err(|e: toml::de::Error| e.message().to_string())?;
-        if !params.contains_key("mix") {
-            workload.mix = RegisterMix { read: 1, write: 1, cas: 0 };
+/// Register reads and writes over a few keys. Compare-and-set is not an ABD
+/// operation, so the mix defaults to reads and writes only and a cas weight
+/// is an error.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct AbdWorkload {
+    /// How many registers (keys `0..keys`).
+    pub keys: u64,
+    /// Operation mix; `cas` must be 0.
+    pub mix: RegisterMix,
+    /// Values are drawn from `0..values`.
+    pub values: u64,
+}
+
+impl Default for AbdWorkload {
+    fn default() -> AbdWorkload {
+        let register = RegisterWorkload::default();
+        AbdWorkload { keys: register.keys, mix: RegisterMix { read: 1, write: 1, cas: 0 }, values: register.values }
+    }
+}
+
+impl AbdWorkload {
+    fn register(&self) -> RegisterWorkload {
+        RegisterWorkload { keys: self.keys, mix: self.mix, values: self.values }
+    }
+}
+
+impl Workload for AbdWorkload {
+    fn next_op(&mut self, client: usize, rng: &mut sim_core::SimRng) -> Option<sim_core::Op> {
+        self.register().next_op(client, rng)
+    }
+}
+
+impl WorkloadSpec for AbdWorkload {
+    fn validate(&self) -> Result<(), Invalid> {
+        if self.mix.cas > 0 {
+            return Err(Invalid::new("mix", "abd is a read/write register: mix.cas must be 0"));
         }
-        if workload.mix.cas > 0 {
-            return Err("abd is a read/write register: mix.cas must be 0".into());
-        }
-        workload.validate()?;
-        Ok(Box::new(workload))
+        WorkloadSpec::validate(&self.register())
     }
 }

@@ -9,7 +9,7 @@ use super::Variant;
 use super::message::{Decision, TxnId};
 use super::participant::Participant;
 use super::server::Server;
-use crate::Judgement;
+use sim_core::Judgement;
 
 /// How long after the last repair every prepared participant must have
 /// learned its outcome.
@@ -28,7 +28,7 @@ fn shards<'a, V: Variant<Server = Server<V>>>(view: &ClusterView<'a, V>) -> Vec<
 }
 
 fn fail(name: &str, detail: String, at: Option<Time>) -> Judgement {
-    Judgement { name: name.into(), pass: Some(false), detail, at }
+    Judgement::fail(name, detail, at)
 }
 
 /// Every transaction applied at all its participants or at none; nobody
@@ -62,14 +62,10 @@ pub fn atomicity<V: Variant<Server = Server<V>>>(report: &RunReport, view: &Clus
         return stuck;
     }
     let prepared: usize = shards.iter().map(|(_, p)| p.prepared().len()).sum();
-    Judgement {
-        name: "atomicity".into(),
-        pass: Some(true),
-        detail: format!(
-            "{committed} commits and {aborted} aborts applied all-or-nothing; {prepared} prepared at the end"
-        ),
-        at: None,
-    }
+    Judgement::pass(
+        "atomicity",
+        format!("{committed} commits and {aborted} aborts applied all-or-nothing; {prepared} prepared at the end"),
+    )
 }
 
 /// A participant committed what a coordinator says it aborted, or the reverse.
@@ -139,12 +135,7 @@ pub fn conservation<V: Variant<Server = Server<V>>>(
     view: &ClusterView<'_, V>,
 ) -> Judgement {
     let Ok(operations) = report.history.operations() else {
-        return Judgement {
-            name: "conservation".into(),
-            pass: None,
-            detail: "malformed history".into(),
-            at: None,
-        };
+        return Judgement::unknown("conservation", "malformed history");
     };
     let mut reads = 0;
     let mut total = None;
@@ -173,7 +164,7 @@ pub fn conservation<V: Variant<Server = Server<V>>>(
         }
         detail.push_str("; final balances conserve money");
     }
-    Judgement { name: "conservation".into(), pass: Some(true), detail, at: None }
+    Judgement::pass("conservation", detail)
 }
 
 /// The sum of every balance change, counting prepared shares of transactions

@@ -87,7 +87,7 @@ mod tally;
 mod workload;
 
 use serde::{Deserialize, Serialize};
-use sim_core::{Cluster, ClusterView, Duration, NodeId, Protocol, RunReport, Workload};
+use sim_core::{Cluster, ClusterView, Duration, NodeId, Protocol, RunReport};
 
 pub use client::BankClient;
 pub use layout::Layout;
@@ -96,16 +96,16 @@ pub use participant::Participant;
 pub use server::Server;
 pub use workload::BankWorkload;
 
-use crate::{Catalogued, Judgement};
+use sim_core::{Catalogued, Invalid, Judgement, ModelKind, WorkloadSpec};
 
-/// A planted bug: a named deviation from the protocol, off by default.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum CommitBug {
-    /// (2PC) The coordinator sends the commit decision before logging it.
-    DecideBeforeLog,
-    /// A participant does not persist its prepare record.
-    ForgetPrepare,
+sim_core::planted_bugs! {
+    /// A planted bug: a named deviation from the protocol, off by default.
+    pub enum CommitBug {
+        /// (2PC) The coordinator sends the commit decision before logging it.
+        DecideBeforeLog = "decide-before-log": "(2pc only) the coordinator sends its commit before logging it: after a crash it answers abort to the rest",
+        /// A participant does not persist its prepare record.
+        ForgetPrepare = "forget-prepare": "a participant does not log its prepare: restarted, it forgets its yes vote and loses the transfer",
+    }
 }
 
 /// Settings shared by both commit protocols, as a scenario's `[protocol]` table.
@@ -230,33 +230,13 @@ impl Protocol for PaxosCommit {
     }
 }
 
-fn bank_workload(params: &toml::Table) -> Result<Box<dyn Workload>, String> {
-    let workload: BankWorkload = toml::Value::Table(params.clone())
-        .try_into()
-        .map_err(|e: toml::de::Error| e.message().to_string())?;
-    workload.validate()?;
-    Ok(Box::new(workload))
-}
-
 impl Catalogued for TwoPc {
     const NAME: &'static str = "2pc";
     const SUMMARY: &'static str =
         "two-phase commit of bank transfers over sharded accounts: blocks while its coordinator is down";
-    const BUGS: &'static [(&'static str, &'static str)] = &[
-        (
-            "decide-before-log",
-            "the coordinator sends its commit before logging it: after a crash it answers abort to the rest",
-        ),
-        (
-            "forget-prepare",
-            "a participant does not log its prepare: restarted, it forgets its yes vote and loses the transfer",
-        ),
-    ];
-    const MODEL: &'static str = "none";
-
-    fn workload(params: &toml::Table) -> Result<Box<dyn Workload>, String> {
-        bank_workload(params)
-    }
+    type Bug = CommitBug;
+    type Workload = BankWorkload;
+    const MODEL: Option<ModelKind> = None;
 
     fn judge(&self, report: &RunReport, servers: &ClusterView<'_, Self>) -> Vec<Judgement> {
         checks::judge(report, servers)
@@ -266,17 +246,17 @@ impl Catalogued for TwoPc {
 impl Catalogued for PaxosCommit {
     const NAME: &'static str = "paxos-commit";
     const SUMMARY: &'static str = "Paxos Commit of bank transfers: votes decided by 2F+1 acceptors, available while a coordinator is down";
-    const BUGS: &'static [(&'static str, &'static str)] = &[(
-        "forget-prepare",
-        "a participant does not log its prepare: restarted, it forgets its yes vote and loses the transfer",
-    )];
-    const MODEL: &'static str = "none";
-
-    fn workload(params: &toml::Table) -> Result<Box<dyn Workload>, String> {
-        bank_workload(params)
-    }
+    type Bug = CommitBug;
+    type Workload = BankWorkload;
+    const MODEL: Option<ModelKind> = None;
 
     fn judge(&self, report: &RunReport, servers: &ClusterView<'_, Self>) -> Vec<Judgement> {
         checks::judge(report, servers)
+    }
+}
+
+impl WorkloadSpec for BankWorkload {
+    fn validate(&self) -> Result<(), Invalid> {
+        BankWorkload::validate(self).map_err(Invalid::quoting)
     }
 }

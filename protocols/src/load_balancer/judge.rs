@@ -6,7 +6,7 @@ use sim_core::check::availability::{self, Thresholds};
 use sim_core::{ClusterView, Duration, Fault, NodeId, RecordType, RunReport, Time, Value};
 
 use super::{Balancer, BalancerLog, LoadBalancer};
-use crate::Judgement;
+use sim_core::Judgement;
 
 /// How long a crashed backend may stay unejected when no `detection_max` is set.
 const DETECTION_DEFAULT: Duration = Duration::from_secs(1);
@@ -215,11 +215,8 @@ pub fn judge(
     servers: &ClusterView<'_, LoadBalancer>,
 ) -> Vec<Judgement> {
     let s = summarize(config, report, servers);
-    let judgement = |name: &str, pass: bool, detail: String, at: Option<Time>| Judgement {
-        name: name.into(),
-        pass: Some(pass),
-        detail,
-        at: if pass { None } else { at.or(Some(report.time)) },
+    let judgement = |name: &str, pass: bool, detail: String, at: Option<Time>| {
+        if pass { Judgement::pass(name, detail) } else { Judgement::fail(name, detail, at.or(Some(report.time))) }
     };
     let load: Vec<String> = s.load.iter().map(|(b, n)| format!("{b}:{n}")).collect();
     let imbalance = s.imbalance.map_or("-".into(), |i| format!("{i:.2}"));

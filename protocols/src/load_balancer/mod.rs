@@ -63,7 +63,7 @@ mod strategy;
 mod workload;
 
 use serde::{Deserialize, Serialize};
-use sim_core::{Cluster, ClusterView, Duration, Latency, NodeId, Protocol, RunReport, Workload};
+use sim_core::{Cluster, ClusterView, Duration, Latency, NodeId, Protocol, RunReport};
 
 pub use backend::Backend;
 pub use balancer::Balancer;
@@ -75,16 +75,16 @@ pub use metrics::{BalancerLog, Forward, HealthChange};
 pub use strategy::{Picker, Strategy};
 pub use workload::RequestWorkload;
 
-use crate::{Catalogued, Judgement};
+use sim_core::{Catalogued, Invalid, Judgement, ModelKind, WorkloadSpec};
 
-/// A planted bug, off unless a scenario names it.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum Bug {
-    /// No health checks: every backend is admitted from the start and never ejected.
-    NoHealthChecks,
-    /// An ejected backend is never re-admitted.
-    NoReadmit,
+sim_core::planted_bugs! {
+    /// A planted bug, off unless a scenario names it.
+    pub enum Bug {
+        /// No health checks: every backend is admitted from the start and never ejected.
+        NoHealthChecks = "no-health-checks": "balancers never eject a backend: requests keep going to a crashed one",
+        /// An ejected backend is never re-admitted.
+        NoReadmit = "no-readmit": "an ejected backend is never re-admitted, even once it answers again",
+    }
 }
 
 /// The load balancer's settings (the scenario's `[protocol]` table).
@@ -266,21 +266,17 @@ impl Protocol for LoadBalancer {
 impl Catalogued for LoadBalancer {
     const NAME: &'static str = "load-balancer";
     const SUMMARY: &'static str = "load balancers with health checks (fixed timeout, phi-accrual) and client failover in front of backends";
-    const BUGS: &'static [(&'static str, &'static str)] = &[
-        ("no-health-checks", "balancers never eject a backend: requests keep going to a crashed one"),
-        ("no-readmit", "an ejected backend is never re-admitted, even once it answers again"),
-    ];
-    const MODEL: &'static str = "none";
-
-    fn workload(params: &toml::Table) -> Result<Box<dyn Workload>, String> {
-        let workload: RequestWorkload = toml::Value::Table(params.clone())
-            .try_into()
-            .map_err(|e: toml::de::Error| e.message().to_string())?;
-        workload.validate()?;
-        Ok(Box::new(workload))
-    }
+    type Bug = Bug;
+    type Workload = RequestWorkload;
+    const MODEL: Option<ModelKind> = None;
 
     fn judge(&self, report: &RunReport, servers: &ClusterView<'_, Self>) -> Vec<Judgement> {
         judge::judge(self, report, servers)
+    }
+}
+
+impl WorkloadSpec for RequestWorkload {
+    fn validate(&self) -> Result<(), Invalid> {
+        RequestWorkload::validate(self).map_err(Invalid::quoting)
     }
 }

@@ -60,14 +60,14 @@ pub use client::PrimaryBackupClient;
 pub use message::{Answer, Msg, Snapshot, Timer, Version};
 pub use server::Server;
 
-/// A planted bug, off unless a scenario names it.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum Bug {
-    /// The primary acknowledges before its backups hold the change.
-    AsyncReplication,
-    /// Backups promote themselves on timeout, with no epoch votes and no fencing.
-    NoFencing,
+sim_core::planted_bugs! {
+    /// A planted bug, off unless a scenario names it.
+    pub enum Bug {
+        /// The primary acknowledges before its backups hold the change.
+        AsyncReplication = "async-replication": "the primary acknowledges before backups have the write: failover loses it",
+        /// Backups promote themselves on timeout, with no epoch votes and no fencing.
+        NoFencing = "no-fencing": "a backup promotes itself on timeout and the old primary keeps serving: split brain",
+    }
 }
 
 /// The primary-backup protocol's settings.
@@ -145,13 +145,10 @@ impl Protocol for PrimaryBackup {
     }
 }
 
-impl crate::Catalogued for PrimaryBackup {
+impl sim_core::Catalogued for PrimaryBackup {
     const NAME: &'static str = "primary-backup";
     const SUMMARY: &'static str =
         "primary-backup replication with heartbeats, majority-elected epochs and fencing";
-    const BUGS: &'static [(&'static str, &'static str)] = &[
-        ("async-replication", "the primary acknowledges before backups have the write: failover loses it"),
-        ("no-fencing", "a backup promotes itself on timeout and the old primary keeps serving: split brain"),
-    ];
-    const MODEL: &'static str = "cas-register";
+    type Bug = Bug;
+    type Workload = sim_core::RegisterWorkload;
 }

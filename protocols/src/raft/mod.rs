@@ -78,19 +78,18 @@ pub enum ReadMode {
     ReadIndex,
 }
 
-/// A planted bug: a named deviation from Raft, off by default.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum RaftBug {
-    /// Commit entries from earlier terms by counting replicas.
-    #[serde(rename = "figure-8")]
-    Figure8,
-    /// Grant votes without persisting `votedFor`.
-    VoteWithoutPersist,
-    /// The leader serves reads locally without confirming leadership.
-    StaleRead,
-    /// Acknowledge appended entries before syncing them.
-    AckBeforeSync,
+sim_core::planted_bugs! {
+    /// A planted bug: a named deviation from Raft, off by default.
+    pub enum RaftBug {
+        /// Commit entries from earlier terms by counting replicas.
+        Figure8 = "figure-8": "commits earlier-term entries by counting replicas: committed entries can be overwritten",
+        /// Grant votes without persisting `votedFor`.
+        VoteWithoutPersist = "vote-without-persist": "grants votes without persisting them: two leaders in one term after a restart",
+        /// The leader serves reads locally without confirming leadership.
+        StaleRead = "stale-read": "a leader reads locally without confirming leadership: a deposed leader returns stale data",
+        /// Acknowledge appended entries before syncing them.
+        AckBeforeSync = "ack-before-sync": "acknowledges entries before syncing: acknowledged writes vanish at a crash",
+    }
 }
 
 /// Raft's settings, as a scenario file's `[protocol]` table.
@@ -163,23 +162,9 @@ impl Protocol for Raft {
     }
 }
 
-impl crate::Catalogued for Raft {
+impl sim_core::Catalogued for Raft {
     const NAME: &'static str = "raft";
     const SUMMARY: &'static str = "Raft consensus replicating a key-value store of cas registers";
-    const BUGS: &'static [(&'static str, &'static str)] = &[
-        (
-            "figure-8",
-            "commits earlier-term entries by counting replicas: committed entries can be overwritten",
-        ),
-        (
-            "vote-without-persist",
-            "grants votes without persisting them: two leaders in one term after a restart",
-        ),
-        (
-            "stale-read",
-            "a leader reads locally without confirming leadership: a deposed leader returns stale data",
-        ),
-        ("ack-before-sync", "acknowledges entries before syncing: acknowledged writes vanish at a crash"),
-    ];
-    const MODEL: &'static str = "cas-register";
+    type Bug = RaftBug;
+    type Workload = sim_core::RegisterWorkload;
 }

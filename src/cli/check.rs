@@ -13,28 +13,7 @@ use anyhow::{Context, bail};
 use sim_core::check::formats::{self, Format, Parsed};
 use sim_core::check::models::{Kv, KvMap, MultiRegister, Mutex, Queue, Register, Set};
 use sim_core::check::{Budget, CheckError, CheckOptions, Model, Report, Verdict, check};
-use sim_core::{Operation, Value};
-
-/// The models `orrery check` knows.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
-pub enum ModelName {
-    /// Read/write register (split per key).
-    Register,
-    /// Read/write/compare-and-set register; a failed CAS observed a mismatch (split per key).
-    CasRegister,
-    /// Several registers read and written in `txn`s of micro-ops.
-    MultiRegister,
-    /// Key-value store with get/put/append, split per key.
-    Kv,
-    /// Key-value store checked as one map, not split.
-    KvMap,
-    /// A lock with acquire/release.
-    Mutex,
-    /// A set with add/read.
-    Set,
-    /// A FIFO queue with enqueue/dequeue.
-    Queue,
-}
+use sim_core::{ModelKind, Operation, Value};
 
 /// History formats on the command line.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
@@ -55,8 +34,8 @@ pub struct CheckArgs {
     /// The history file.
     pub history: PathBuf,
     /// The model to check against.
-    #[arg(long, short, value_enum)]
-    pub model: ModelName,
+    #[arg(long, short)]
+    pub model: ModelKind,
     /// Initial value as EDN or JSON (a register's value; a map for multi-register). Default nil.
     #[arg(long)]
     pub init: Option<String>,
@@ -116,11 +95,11 @@ fn budget(args: &CheckArgs) -> Budget {
     if let Some(states_max) = args.states_max {
         budget.states_max = states_max;
     }
-    if let Some(seconds) = args.timeout.filter(|s| s.is_finite() && *s >= 0.0) {
+    if let Some(wait) = args.timeout.and_then(|s| std::time::Duration::try_from_secs_f64(s).ok()) {
         let cancel = Arc::new(AtomicBool::new(false));
         let flag = Arc::clone(&cancel);
         std::thread::spawn(move || {
-            std::thread::sleep(std::time::Duration::from_secs_f64(seconds));
+            std::thread::sleep(wait);
             flag.store(true, Ordering::Relaxed);
         });
         budget.cancel = Some(cancel);
@@ -129,7 +108,7 @@ fn budget(args: &CheckArgs) -> Budget {
 }
 
 fn check_with(
-    name: ModelName,
+    name: ModelKind,
     init: Value,
     parsed: &Parsed,
     options: &CheckOptions,
@@ -137,9 +116,9 @@ fn check_with(
     let ops = parsed.history.operations()?;
     let lines = &parsed.lines;
     match name {
-        ModelName::Register => go(&Register::new(init), &ops, lines, options),
-        ModelName::CasRegister => go(&Register::with_cas(init), &ops, lines, options),
-        ModelName::MultiRegister => {
+        ModelKind::Register => go(&Register::new(init), &ops, lines, options),
+        ModelKind::CasRegister => go(&Register::with_cas(init), &ops, lines, options),
+        ModelKind::MultiRegister => {
             let init = match init {
                 Value::Nil => Default::default(),
                 Value::Map(map) => map,
@@ -147,11 +126,11 @@ fn check_with(
             };
             go(&MultiRegister::new(init), &ops, lines, options)
         }
-        ModelName::Kv => go(&Kv, &ops, lines, options),
-        ModelName::KvMap => go(&KvMap, &ops, lines, options),
-        ModelName::Mutex => go(&Mutex, &ops, lines, options),
-        ModelName::Set => go(&Set, &ops, lines, options),
-        ModelName::Queue => go(&Queue, &ops, lines, options),
+        ModelKind::Kv => go(&Kv, &ops, lines, options),
+        ModelKind::KvMap => go(&KvMap, &ops, lines, options),
+        ModelKind::Mutex => go(&Mutex, &ops, lines, options),
+        ModelKind::Set => go(&Set, &ops, lines, options),
+        ModelKind::Queue => go(&Queue, &ops, lines, options),
     }
 }
 

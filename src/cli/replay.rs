@@ -7,7 +7,8 @@ use std::process::ExitCode;
 use anyhow::Context as _;
 use sim_core::TraceSink;
 
-use crate::{exit, load};
+use crate::expect::EXIT_UNEXPECTED;
+use crate::{Registry, Status};
 
 /// Arguments of `orrery replay`.
 #[derive(clap::Args)]
@@ -23,30 +24,36 @@ pub struct ReplayArgs {
 }
 
 /// Runs `orrery replay`.
-pub fn run(args: ReplayArgs) -> anyhow::Result<ExitCode> {
-    let (scenario, runner) = load(&args.scenario)?;
+pub fn run(registry: &Registry, args: ReplayArgs) -> anyhow::Result<ExitCode> {
+    let (scenario, runner) = registry.load(&args.scenario)?;
     let (outcome, _) = runner.run(args.seed, TraceSink::Hash)?;
     let expected = args.expect_hash.as_deref().map(expected_hash).transpose()?;
-    println!("scenario   {} ({})", scenario.name, args.scenario.display());
-    println!("seed       {}", args.seed);
-    println!("trace hash {}", outcome.trace_hash);
-    for check in outcome.checks.iter().filter(|c| c.status != crate::runner::Status::Pass) {
-        println!("check      {}: {}", check.name, check.detail);
+    let mut out = format!(
+        "scenario   {} ({})\nseed       {}\ntrace hash {}\n",
+        scenario.name,
+        args.scenario.display(),
+        args.seed,
+        outcome.trace_hash
+    );
+    for check in outcome.checks.iter().filter(|c| c.status != Status::Pass) {
+        out.push_str(&format!("check      {}: {}\n", check.name, crate::sweep::one_line(&check.detail)));
     }
-    match expected {
-        None => Ok(ExitCode::SUCCESS),
+    let code = match expected {
+        None => ExitCode::SUCCESS,
         Some(expected) if expected == outcome.trace_hash => {
-            println!("replay     matches the recorded hash");
-            Ok(exit(true))
+            out.push_str("replay     matches the recorded hash\n");
+            ExitCode::SUCCESS
         }
         Some(expected) => {
-            println!(
-                "replay     MISMATCH: recorded {expected}, got {}; the code or the scenario changed since it was recorded",
+            out.push_str(&format!(
+                "replay     MISMATCH: recorded {expected}, got {}; the code or the scenario changed since it was recorded\n",
                 outcome.trace_hash
-            );
-            Ok(exit(false))
+            ));
+            ExitCode::from(EXIT_UNEXPECTED)
         }
-    }
+    };
+    super::out(&out)?;
+    Ok(code)
 }
 
 fn expected_hash(text: &str) -> anyhow::Result<String> {

@@ -8,9 +8,7 @@ use std::process::ExitCode;
 use anyhow::Context as _;
 use sim_core::{RunReport, TraceSink};
 
-use crate::runner::{SeedOutcome, Status};
-use crate::scenario::Expect;
-use crate::{exit, load};
+use crate::{Conclusion, Expect, Registry, SeedOutcome, Status};
 
 /// Arguments of `orrery run`.
 #[derive(clap::Args)]
@@ -35,8 +33,8 @@ pub struct RunArgs {
 }
 
 /// Runs `orrery run`.
-pub fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
-    let (scenario, runner) = load(&args.scenario)?;
+pub fn run(registry: &Registry, args: RunArgs) -> anyhow::Result<ExitCode> {
+    let (scenario, runner) = registry.load(&args.scenario)?;
     let seed = args.seed.unwrap_or(scenario.seed);
     let sink = match &args.trace {
         Some(path) => {
@@ -57,33 +55,27 @@ pub fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
             .and_then(|()| out.flush())
             .context("cannot write the history")?;
     }
-    let as_expected = matches!(
-        (scenario.expect, outcome.status),
-        (Expect::Pass, Status::Pass | Status::Unknown) | (Expect::Violation, Status::Fail)
-    );
+    let conclusion = scenario.expect.judge_seed(&outcome);
     if args.json {
         let json = serde_json::json!({
             "scenario": scenario.name,
             "path": scenario.path,
             "expect": scenario.expect,
-            "as_expected": as_expected,
+            "as_expected": conclusion.is_expected(),
             "outcome": outcome,
             "end": report.end,
             "net": report.net,
             "schedule": report.schedule,
         });
-        println!("{}", serde_json::to_string_pretty(&json)?);
+        super::out(&format!("{}\n", serde_json::to_string_pretty(&json)?))?;
     } else {
-        print!(
-            "{}",
-            summary(&scenario.name, &args.scenario, &outcome, &report, scenario.expect, as_expected)
-        );
+        super::out(&summary(&scenario.name, &args.scenario, &outcome, &report, &scenario.expect, &conclusion))?;
         if args.print_faults {
-            println!("\n# The faults of seed {seed}, to paste into a scenario file:\n");
-            print!("{}", crate::scenario::schedule_toml(&report.schedule));
+            super::out(&format!("\n# The faults of seed {seed}, to paste into a scenario file:\n\n"))?;
+            super::out(&crate::scenario::schedule_toml(&report.schedule))?;
         }
     }
-    Ok(exit(as_expected))
+    Ok(conclusion.exit_code())
 }
 
 /// The human summary of one seed.
@@ -92,8 +84,8 @@ pub fn summary(
     path: &std::path::Path,
     outcome: &SeedOutcome,
     report: &RunReport,
-    expect: Expect,
-    as_expected: bool,
+    expect: &Expect,
+    conclusion: &Conclusion,
 ) -> String {
     use std::fmt::Write as _;
     let mut out = String::new();
@@ -122,12 +114,7 @@ pub fn summary(
     let _ = writeln!(out, "operations ok {ok}, fail {fail}, info {info}");
     let _ = writeln!(out, "checks");
     for check in &outcome.checks {
-        let status = match check.status {
-            Status::Pass => "pass",
-            Status::Fail => "FAIL",
-            Status::Unknown => "unknown",
-        };
-        let _ = writeln!(out, "  {:<16} {status:<7} {}", check.name, check.detail);
+        let _ = writeln!(out, "  {:<16} {:<7} {}", check.name, check.status.label(), crate::sweep::one_line(&check.detail));
     }
     let _ = writeln!(out, "trace hash {}", outcome.trace_hash);
     let verdict = match outcome.status {
@@ -135,12 +122,12 @@ pub fn summary(
         Status::Fail => "violation",
         Status::Unknown => "unknown",
     };
-    let expected = match expect {
-        Expect::Pass => "pass",
-        Expect::Violation => "violation",
+    let note = match conclusion {
+        Conclusion::AsExpected(_) => "as expected".to_string(),
+        Conclusion::NotAsExpected(why) => format!("NOT as expected: {why}"),
+        Conclusion::Undecided(why) => format!("UNDECIDED: {why}"),
     };
-    let note = if as_expected { "as expected" } else { "NOT as expected" };
-    let _ = writeln!(out, "verdict    {verdict} (scenario expects {expected}: {note})");
+    let _ = writeln!(out, "verdict    {verdict} (scenario expects {expect}: {note})");
     if outcome.status == Status::Fail {
         let _ = writeln!(
             out,

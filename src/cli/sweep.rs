@@ -1,0 +1,124 @@
+//! `orrery sweep`: many seeds of one scenario, sharded and merged, ending in
+//! the failure table.
+
+use std::io::BufWriter;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use anyhow::{Context as _, bail};
+
+use crate::Registry;
+use crate::sweep::{self, Options, Seeds, Sweep};
+
+/// Arguments of `orrery sweep`.
+#[derive(clap::Args)]
+pub struct SweepArgs {
+    /// The scenario file (not needed with --merge).
+    #[arg(required_unless_present = "merge")]
+    pub scenario: Option<PathBuf>,
+    /// Seeds to run, as a half-open range `A..B` (default: the scenario's `seeds`, else 0..100).
+    #[arg(long, value_name = "A..B")]
+    pub seeds: Option<String>,
+    /// Simulations run at once (default: one per core).
+    #[arg(long, value_parser = clap::value_parser!(u16).range(1..=1024))]
+    pub jobs: Option<u16>,
+    /// Run only every N-th seed starting at the I-th (0-based), to split a range over machines.
+    #[arg(long, value_name = "I/N")]
+    pub shard: Option<String>,
+    /// Write one JSON line per seed to this file (for --merge).
+    #[arg(long, short, value_name = "FILE")]
+    pub output: Option<PathBuf>,
+    /// Combine the JSON lines of every shard of a sweep into one table instead of running.
+    #[arg(long, num_args = 1.., value_name = "FILES", conflicts_with_all = ["scenario", "shard", "output"])]
+    pub merge: Vec<PathBuf>,
+    /// Stop at the first seed whose checks fail.
+    #[arg(long)]
+    pub stop_on_failure: bool,
+    /// Start no new seed after this much wall time, e.g. "10m".
+    #[arg(long, value_name = "DURATION")]
+    pub time_budget: Option<WallDuration>,
+    /// Report a seed as hung if it runs longer than this wall time.
+    #[arg(long, value_name = "DURATION", default_value = "120s")]
+    pub seed_timeout: WallDuration,
+}
+
+/// A wall-clock duration argument ("90s", "10m"), read like a virtual one.
+#[derive(Clone, Copy, Debug)]
+pub struct WallDuration(pub std::time::Duration);
+
+impl std::str::FromStr for WallDuration {
+    type Err = String;
+    fn from_str(s: &str) -> Result<WallDuration, String> {
+        let d: sim_core::Duration = s.parse().map_err(|e: sim_core::DurationError| e.to_string())?;
+        Ok(WallDuration(std::time::Duration::from_nanos(d.as_nanos())))
+    }
+}
+
+/// Runs `orrery sweep`.
+pub fn run(registry: &Registry, args: SweepArgs) -> anyhow::Result<ExitCode> {
+    if !args.merge.is_empty() {
+        let sweep = sweep::merge(&args.merge)?;
+        super::out(&sweep::table(&sweep))?;
+        return Ok(sweep.conclusion().exit_code());
+    }
+    let path = args.scenario.clone().context("a scenario file is needed without --merge")?;
+    let (scenario, runner) = registry.load(&path)?;
+    let seeds_text = args.seeds.clone().or_else(|| scenario.seeds.clone()).unwrap_or_else(|| "0..100".into());
+    let range = crate::scenario::parse_seeds(&seeds_text).with_context(|| {
+        format!("--seeds {seeds_text:?}: expected a non-empty range A..B (A up to but not including B), like 0..1000")
+    })?;
+    let mut seeds = Seeds::range(range);
+    if let Some(shard) = &args.shard {
+        let (index, count) = parse_shard(shard)?;
+        seeds = seeds.shard(index, count);
+    }
+    let mut output = match &args.output {
+        Some(path) => Some(BufWriter::new(
+            std::fs::File::create(path).with_context(|| format!("cannot create {}", path.display()))?,
+        )),
+        None => None,
+    };
+    let jobs = args.jobs.map_or_else(sweep::default_jobs, usize::from);
+    let options = Options {
+        jobs,
+        stop_on_failure: args.stop_on_failure,
+        time_budget: args.time_budget.map(|d| d.0),
+        seed_timeout: Some(args.seed_timeout.0),
+        progress: true,
+    };
+    #[allow(clippy::disallowed_methods)] // the sweep reports its own wall time, outside any simulation
+    let started = std::time::Instant::now();
+    let sweep: Sweep = sweep::run(runner.as_ref(), seeds, &options);
+    let wall = started.elapsed().as_secs_f64();
+    eprintln!(
+        "ran {} seeds on {jobs} jobs in {wall:.1}s ({:.1} seeds/s)",
+        sweep.outcomes.len(),
+        sweep.outcomes.len() as f64 / wall.max(1e-9)
+    );
+    if let (Some(out), Some(path)) = (output.as_mut(), &args.output) {
+        sweep::write_jsonl(out, &sweep).with_context(|| format!("cannot write {}", path.display()))?;
+    }
+    super::out(&sweep::table(&sweep))?;
+    Ok(sweep.conclusion().exit_code())
+}
+
+fn parse_shard(text: &str) -> anyhow::Result<(u64, u64)> {
+    let parsed =
+        text.split_once('/').and_then(|(i, n)| Some((i.trim().parse().ok()?, n.trim().parse().ok()?)));
+    match parsed {
+        Some((i, n)) if n > 0 && i < n => Ok((i, n)),
+        _ => bail!("--shard {text:?}: expected I/N with 0 <= I < N, like 0/4"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn shards_parse() {
+        assert_eq!(parse_shard("1/4").unwrap(), (1, 4));
+        assert!(parse_shard("4/4").is_err());
+        assert!(parse_shard("x").is_err());
+    }
+}

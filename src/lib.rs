@@ -1,0 +1,54 @@
+//! Orrery as a library: scenario files, sweeps, replay and the command line
+//! for any protocol, built in or defined in your own crate.
+//!
+//! The engine ([`sim_core`], re-exported as [`sim`]) runs one seed of one
+//! protocol. This crate is the harness around it, and the `orrery` binary is
+//! a thin `main` over it (as ripgrep keeps its `main`): everything the
+//! command line does, a test or another crate can do too.
+//!
+//! - [`Scenario`]: one TOML file says everything about a run; parsing is
+//!   strict and every error names the file, line and field
+//!   ([`ScenarioError`]).
+//! - [`Registry`]: the protocols a scenario may name. [`Registry::builtin`]
+//!   holds Orrery's own; `.with::<MyProtocol>()` adds yours. A protocol is
+//!   registered by implementing [`Catalogued`] (name, planted bugs as an
+//!   enum, typed workload, model, own checks) — the compiler checks it.
+//! - [`Runner`]: a scenario bound to its protocol; runs one seed and judges
+//!   it ([`SeedOutcome`], one [`Judgement`] per check).
+//! - [`sweep`]: many seeds on all cores, shards, merging, and the failure
+//!   table; [`Expect`] says what a scenario must show.
+//! - [`testing`] and [`strategy`]: one-line scenario tests and proptest
+//!   strategies for fault schedules, for `cargo test` in your crate.
+//! - [`cli::main`]: the whole command line for a registry.
+//!
+//! A protocol crate's `main.rs` is then three lines:
+//!
+//! ```no_run
+//! # use std::process::ExitCode;
+//! fn main() -> ExitCode {
+//!     orrery::cli::main(orrery::Registry::builtin() /* .with::<MyKv>() */)
+//! }
+//! ```
+//!
+//! and its scenario test one:
+//!
+//! ```no_run
+//! orrery::testing::assert_scenarios(&orrery::Registry::builtin(), "scenarios");
+//! ```
+
+pub mod cli;
+mod expect;
+pub mod reference;
+mod registry;
+mod runner;
+pub mod scenario;
+pub mod strategy;
+pub mod sweep;
+pub mod testing;
+
+pub use expect::{Conclusion, Expect};
+pub use registry::{Entry, Registry};
+pub use runner::{RunError, Runner, SeedOutcome};
+pub use scenario::{Scenario, ScenarioError};
+pub use sim_core as sim;
+pub use sim_core::{Catalogued, Invalid, Judgement, ModelKind, NoBugs, PlantedBug, Setup, Status, WorkloadSpec};
