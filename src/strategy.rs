@@ -10,9 +10,9 @@
 use proptest::prelude::*;
 use sim_core::{Cut, Duration, Fault, FaultSchedule, Latency, NemesisKind, NetConfig, NodeId, Probability, Time};
 
-/// Any seed.
+/// Any seed a scenario file can hold (TOML integers are signed 64-bit).
 pub fn seed() -> impl Strategy<Value = u64> {
-    any::<u64>()
+    0..i64::MAX as u64
 }
 
 /// Network settings: latency from a constant up to heavy tails, loss and
@@ -116,7 +116,8 @@ fn faults(servers: usize, e: &Episode) -> Option<(Fault, Fault)> {
         NemesisKind::Split | NemesisKind::Bridge | NemesisKind::OneWay => return None,
         NemesisKind::Slow => (Fault::Slow { node, factor: e.size.max(2) }, heal),
         NemesisKind::ClockJump => {
-            let offset = (e.size as i64 - 10) * 100_000_000;
+            let steps = if e.size <= 10 { -(e.size as i64) } else { e.size as i64 - 10 };
+            let offset = steps * 100_000_000;
             (Fault::ClockJump { node, offset }, Fault::ClockJump { node, offset: 0 })
         }
     })

@@ -3,5 +3,4 @@
 mod check_cli;
 mod cli;
 mod conformance;
-mod scenarios;
 mod support;

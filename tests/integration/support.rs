@@ -33,28 +33,6 @@ pub fn orrery(args: &[&str]) -> Output {
     }
 }
 
-/// Every scenario file under `scenarios/`, relative to the root, sorted.
-pub fn scenario_files() -> Vec<String> {
-    fn walk(dir: &Path, out: &mut Vec<PathBuf>) {
-        for entry in std::fs::read_dir(dir).expect("scenarios/ is readable").flatten() {
-            let path = entry.path();
-            if path.is_dir() {
-                walk(&path, out);
-            } else if path.extension().is_some_and(|e| e == "toml") {
-                out.push(path);
-            }
-        }
-    }
-    let mut files = Vec::new();
-    walk(&root().join("scenarios"), &mut files);
-    let mut names: Vec<String> = files
-        .iter()
-        .map(|p| p.strip_prefix(root()).expect("under root").to_string_lossy().into_owned())
-        .collect();
-    names.sort();
-    names
-}
-
 /// A fresh scratch directory for one test.
 pub fn scratch(name: &str) -> PathBuf {
     let dir = std::env::temp_dir().join(format!("orrery-test-{}-{name}", std::process::id()));
