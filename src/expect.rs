@@ -46,9 +46,7 @@ impl Expect {
     pub fn seed_shows(&self, outcome: &SeedOutcome) -> bool {
         match self {
             Expect::Pass => outcome.status == Status::Pass,
-            Expect::Violation(_) => {
-                !went_wrong(outcome) && outcome.checks.iter().any(|j| self.matches(j))
-            }
+            Expect::Violation(_) => !went_wrong(outcome) && outcome.checks.iter().any(|j| self.matches(j)),
         }
     }
 
@@ -63,14 +61,16 @@ impl Expect {
         let unknown = outcomes.iter().filter(|o| o.status == Status::Unknown).count();
         let wrong: Vec<u64> = outcomes.iter().filter(|o| went_wrong(o)).map(|o| o.seed).collect();
         match self {
-            Expect::Pass if failed > 0 => {
-                Conclusion::NotAsExpected(format!("{failed} seeds failed; the scenario expects every seed to pass"))
-            }
-            Expect::Pass if unknown > 0 => Conclusion::Undecided(format!(
-                "{unknown} seeds could not be decided; unknown is not a pass"
+            Expect::Pass if failed > 0 => Conclusion::NotAsExpected(format!(
+                "{failed} seeds failed; the scenario expects every seed to pass"
             )),
+            Expect::Pass if unknown > 0 => {
+                Conclusion::Undecided(format!("{unknown} seeds could not be decided; unknown is not a pass"))
+            }
             Expect::Pass => match cut_short {
-                Some(why) => Conclusion::Undecided(format!("{why}: the seeds that ran passed, the rest did not run")),
+                Some(why) => {
+                    Conclusion::Undecided(format!("{why}: the seeds that ran passed, the rest did not run"))
+                }
                 None => Conclusion::AsExpected("every seed passed, as expected".into()),
             },
             Expect::Violation(check) => {
@@ -93,7 +93,9 @@ impl Expect {
                         "{failed} seeds failed, but none by {check}, the check the scenario expects"
                     ))
                 } else {
-                    Conclusion::NotAsExpected(format!("the scenario expects a {check} violation and no seed showed one"))
+                    Conclusion::NotAsExpected(format!(
+                        "the scenario expects a {check} violation and no seed showed one"
+                    ))
                 }
             }
         }

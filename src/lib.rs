@@ -51,4 +51,6 @@ pub use registry::{Entry, Registry};
 pub use runner::{RunError, Runner, SeedOutcome};
 pub use scenario::{Scenario, ScenarioError};
 pub use sim_core as sim;
-pub use sim_core::{Catalogued, Invalid, Judgement, ModelKind, NoBugs, PlantedBug, Setup, Status, WorkloadSpec};
+pub use sim_core::{
+    Catalogued, Invalid, Judgement, ModelKind, NoBugs, PlantedBug, Setup, Status, WorkloadSpec,
+};

@@ -68,7 +68,14 @@ pub const KEYS: &[Key] = &[
         "none",
         "Planted bugs to switch on (`orrery list` shows each protocol's). Other keys of `[protocol]` are the protocol's own parameters, listed with their defaults by `orrery list`.",
     ),
-    key("cluster", "servers", "integer, 1..", Some("3"), "", "Number of servers, named n0, n1, …; clients follow them."),
+    key(
+        "cluster",
+        "servers",
+        "integer, 1..",
+        Some("3"),
+        "",
+        "Number of servers, named n0, n1, …; clients follow them.",
+    ),
     key(
         "cluster",
         "rack_latency",
@@ -104,7 +111,14 @@ pub const KEYS: &[Key] = &[
     key("network", "loss", "probability: 0.01 or \"1%\"", Some("0.0"), "", "Chance a message is lost."),
     key("network", "duplicate", "probability", Some("0.0"), "", "Chance a message is delivered twice."),
     key("network", "fifo", "boolean", Some("false"), "", "Keep each link in order, like TCP."),
-    key("workload", "clients", "integer, 0..", Some("3"), "", "Number of clients, each with one operation outstanding."),
+    key(
+        "workload",
+        "clients",
+        "integer, 0..",
+        Some("3"),
+        "",
+        "Number of clients, each with one operation outstanding.",
+    ),
     key(
         "workload",
         "think",
@@ -131,8 +145,22 @@ pub const KEYS: &[Key] = &[
         "An operation unanswered this long is recorded as `info`: it may or may not have happened. Other keys of `[workload]` belong to the protocol's workload (`orrery list` shows them as workload.*).",
     ),
     key("faults", "at", "duration", None, "required", "When the fault happens, from the start of the run."),
-    key("nemesis", "kinds", "array of kinds", None, "required", "Kinds of trouble to draw from: crash, pause, isolate, split, bridge, one-way, slow, clock-jump."),
-    key("nemesis", "interval", "duration", Some("\"1s\""), "", "Mean quiet time between episodes (exponential)."),
+    key(
+        "nemesis",
+        "kinds",
+        "array of kinds",
+        None,
+        "required",
+        "Kinds of trouble to draw from: crash, pause, isolate, split, bridge, one-way, slow, clock-jump.",
+    ),
+    key(
+        "nemesis",
+        "interval",
+        "duration",
+        Some("\"1s\""),
+        "",
+        "Mean quiet time between episodes (exponential).",
+    ),
     key(
         "nemesis",
         "duration",
@@ -150,8 +178,22 @@ pub const KEYS: &[Key] = &[
         "one second before the workload ends (at least half of it)",
         "Everything is repaired by this instant, leaving time to recover.",
     ),
-    key("nemesis", "crash_max", "integer", Some("0"), "", "Most servers one crash episode takes down; 0 means a minority."),
-    key("nemesis", "slow_factor", "integer, 2..", Some("10"), "", "How many times slower a slow episode makes a node's links."),
+    key(
+        "nemesis",
+        "crash_max",
+        "integer",
+        Some("0"),
+        "",
+        "Most servers one crash episode takes down; 0 means a minority.",
+    ),
+    key(
+        "nemesis",
+        "slow_factor",
+        "integer, 2..",
+        Some("10"),
+        "",
+        "How many times slower a slow episode makes a node's links.",
+    ),
     key(
         "nemesis",
         "clock_jump_max",
@@ -168,7 +210,14 @@ pub const KEYS: &[Key] = &[
         "",
         "Chance a crash tears the last unsynced write instead of dropping it whole.",
     ),
-    key("limits", "events", "integer", Some("20000000"), "", "Most events one run may process; more ends it with a limit (never the expected violation)."),
+    key(
+        "limits",
+        "events",
+        "integer",
+        Some("20000000"),
+        "",
+        "Most events one run may process; more ends it with a limit (never the expected violation).",
+    ),
     key(
         "limits",
         "time",
@@ -209,12 +258,32 @@ pub struct Action {
 
 /// Every fault a `[[faults]]` entry can name (exactly one per entry).
 pub const ACTIONS: &[Action] = &[
-    Action { key: "crash", example: "crash = \"n0\"", doc: "The server stops; its volatile state, timers and unsynced writes are lost." },
-    Action { key: "restart", example: "restart = \"n0\"", doc: "A crashed server starts again from its durable storage alone." },
-    Action { key: "pause", example: "pause = \"n1\"", doc: "The node freezes: messages and timers wait until it resumes." },
-    Action { key: "resume", example: "resume = \"n1\"", doc: "A paused node runs again, handling everything that waited." },
+    Action {
+        key: "crash",
+        example: "crash = \"n0\"",
+        doc: "The server stops; its volatile state, timers and unsynced writes are lost.",
+    },
+    Action {
+        key: "restart",
+        example: "restart = \"n0\"",
+        doc: "A crashed server starts again from its durable storage alone.",
+    },
+    Action {
+        key: "pause",
+        example: "pause = \"n1\"",
+        doc: "The node freezes: messages and timers wait until it resumes.",
+    },
+    Action {
+        key: "resume",
+        example: "resume = \"n1\"",
+        doc: "A paused node runs again, handling everything that waited.",
+    },
     Action { key: "isolate", example: "isolate = \"n2\"", doc: "Cut the node off from everyone, both ways." },
-    Action { key: "split", example: "split = [[\"n0\"], [\"n1\", \"n2\"]]", doc: "Nodes in different groups cannot talk; unlisted nodes talk to everyone." },
+    Action {
+        key: "split",
+        example: "split = [[\"n0\"], [\"n1\", \"n2\"]]",
+        doc: "Nodes in different groups cannot talk; unlisted nodes talk to everyone.",
+    },
     Action {
         key: "bridge",
         example: "bridge = { left = [\"n0\"], bridge = \"n1\", right = [\"n2\"] }",
@@ -226,14 +295,22 @@ pub const ACTIONS: &[Action] = &[
         doc: "Messages from `from` to `to` are lost; the other direction works.",
     },
     Action { key: "heal", example: "heal = true", doc: "Remove every cut and every slow link." },
-    Action { key: "slow", example: "slow = \"n1\"\nfactor = 10", doc: "Every link to and from the node becomes `factor` times slower (default 10): a gray failure." },
+    Action {
+        key: "slow",
+        example: "slow = \"n1\"\nfactor = 10",
+        doc: "Every link to and from the node becomes `factor` times slower (default 10): a gray failure.",
+    },
     Action { key: "factor", example: "slow = \"n1\"\nfactor = 4", doc: "With `slow`: the slowdown." },
     Action {
         key: "clock-jump",
         example: "clock-jump = \"n2\"\noffset = \"+2s\"",
         doc: "The node's clock jumps to `offset` from true time (\"-500ms\" is behind; \"0s\" puts it right).",
     },
-    Action { key: "offset", example: "clock-jump = \"n2\"\noffset = \"-500ms\"", doc: "With `clock-jump`: the new offset." },
+    Action {
+        key: "offset",
+        example: "clock-jump = \"n2\"\noffset = \"-500ms\"",
+        doc: "With `clock-jump`: the new offset.",
+    },
 ];
 
 /// The reference as Markdown.
@@ -259,7 +336,8 @@ pub fn markdown() -> String {
         let default = k.default.map_or_else(|| k.default_note.to_string(), |d| format!("`{d}`"));
         let _ = writeln!(out, "| `{}` | {} | {default} | {} |", k.key, k.kind.replace('|', "\\|"), k.doc);
         if k.table == "faults" && k.key == "at" {
-            let _ = writeln!(out, "\nThen exactly one action:\n\n| action | example | meaning |\n|---|---|---|");
+            let _ =
+                writeln!(out, "\nThen exactly one action:\n\n| action | example | meaning |\n|---|---|---|");
             for a in ACTIONS {
                 let _ = writeln!(out, "| `{}` | `{}` | {} |", a.key, a.example.replace('\n', "` `"), a.doc);
             }
@@ -337,14 +415,19 @@ mod tests {
             ("checks", fields::<ChecksSpec>()),
             ("faults", vec!["at"]),
         ];
-        let sections = ["protocol", "cluster", "network", "workload", "faults", "nemesis", "storage", "limits", "checks"];
+        let sections = [
+            "protocol", "cluster", "network", "workload", "faults", "nemesis", "storage", "limits", "checks",
+        ];
         for (table, accepted) in tables {
             assert!(!accepted.is_empty(), "table={table:?}: no fields read");
             for field in accepted {
                 if table.is_empty() && sections.contains(&field) {
                     continue;
                 }
-                assert!(documented(table).contains(&field), "table={table:?} field={field} is not in the reference");
+                assert!(
+                    documented(table).contains(&field),
+                    "table={table:?} field={field} is not in the reference"
+                );
             }
         }
         let actions: Vec<&str> = fields::<FaultSpec>().into_iter().filter(|f| *f != "at").collect();

@@ -107,14 +107,21 @@ impl Registry {
     }
 
     /// Reads a scenario file and binds it.
-    pub fn load(&self, path: impl AsRef<std::path::Path>) -> Result<(Scenario, Box<dyn Runner>), ScenarioError> {
+    pub fn load(
+        &self,
+        path: impl AsRef<std::path::Path>,
+    ) -> Result<(Scenario, Box<dyn Runner>), ScenarioError> {
         let path = path.as_ref();
         let text = Scenario::read(path)?;
         self.parse(&text, path)
     }
 
     /// Parses scenario text (`path` is only for messages) and binds it.
-    pub fn parse(&self, text: &str, path: &std::path::Path) -> Result<(Scenario, Box<dyn Runner>), ScenarioError> {
+    pub fn parse(
+        &self,
+        text: &str,
+        path: &std::path::Path,
+    ) -> Result<(Scenario, Box<dyn Runner>), ScenarioError> {
         let scenario = Scenario::parse(text, path)?;
         let runner = self.bind(&scenario, text)?;
         Ok((scenario, runner))

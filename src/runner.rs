@@ -182,7 +182,7 @@ fn judge(
     let mut checks = vec![run_check(&report.end, report.time)];
     let operations = report.history.operations()?;
     if let Some(model) = model {
-        checks.push(linearizability(model, &report.history)?);
+        checks.push(linearizability(model, &report.history, s.cluster.servers, s.workload.clients)?);
     }
     if let Some(spec) = &s.checks.availability {
         checks.push(availability_check(spec, report, &operations));
@@ -248,7 +248,11 @@ fn availability_check(
         a.unavailable_longest.to.since(a.unavailable_longest.from),
         if a.reasons.is_empty() { String::new() } else { format!(": {}", a.reasons.join("; ")) }
     );
-    if a.pass { Judgement::pass("availability", detail) } else { Judgement::fail("availability", detail, None) }
+    if a.pass {
+        Judgement::pass("availability", detail)
+    } else {
+        Judgement::fail("availability", detail, None)
+    }
 }
 
 fn model_for(model: ModelKind) -> Option<models::Register> {
@@ -259,7 +263,12 @@ fn model_for(model: ModelKind) -> Option<models::Register> {
     }
 }
 
-fn linearizability(model: ModelKind, history: &History) -> Result<Judgement, RunError> {
+fn linearizability(
+    model: ModelKind,
+    history: &History,
+    servers: usize,
+    clients: usize,
+) -> Result<Judgement, RunError> {
     let model = model_for(model).expect("bind validated the model");
     let options = CheckOptions { threads: 1, ..CheckOptions::default() };
     let report = check::check_history(&model, history, &options)?;
@@ -271,16 +280,39 @@ fn linearizability(model: ModelKind, history: &History) -> Result<Judgement, Run
         Verdict::Unknown => Judgement::unknown("linearizability", "search budget exhausted"),
         Verdict::NotLinearizable => {
             let part = report.violations().next().expect("a violating part");
-            let blocked = part.violation.as_ref().map(|v| &v.blocked);
-            let what = blocked.map_or(String::new(), describe_op);
             let key = part.key.as_ref().map_or(String::new(), |k| format!(" on key {k}"));
-            let record = blocked.and_then(|b| records.get(b.line.saturating_sub(1)));
-            let at = record.map(|r| r.time);
+            let Some(v) = part.violation.as_ref() else {
+                return Ok(Judgement::fail("linearizability", format!("not linearizable{key}"), None)
+                    .with_signature(format!("linearizability{key}")));
+            };
+            let client = |op: &check::OpRef| {
+                let node = sim_core::NodeId((servers + (op.process as usize) % clients.max(1)) as u32);
+                format!("client {node} (process {})", op.process)
+            };
+            let b = &v.blocked;
+            let at = records.get(b.line.saturating_sub(1)).map(|r| r.time);
             let when = at.map_or(String::new(), |t| format!(" invoked at {t}"));
-            let by = blocked.map_or("a client".to_string(), |b| format!("process {}", b.process));
-            let f = blocked.map_or("", |b| b.f.as_str());
-            Judgement::fail("linearizability", format!("{f}{key} — no order explains {what} by {by}{when}"), at)
-                .with_signature(format!("linearizability: {f}{key}"))
+            let last_change = v.prefix.iter().rev().find(|op| op.f != "read");
+            let context = match last_change {
+                Some(w) => format!(
+                    "; after the longest linearizable prefix ({} operations) the state is {}, last changed by {} of {}",
+                    v.prefix.len(),
+                    v.state,
+                    describe_op(w),
+                    client(w)
+                ),
+                None => format!(
+                    "; after the longest linearizable prefix ({} operations) the state is {}",
+                    v.prefix.len(),
+                    v.state
+                ),
+            };
+            Judgement::fail(
+                "linearizability",
+                format!("{}{key}: no order explains {} by {}{when}{context}", b.f, describe_op(b), client(b)),
+                at,
+            )
+            .with_signature(format!("linearizability: {}{key}", b.f))
         }
     })
 }

@@ -15,7 +15,6 @@ use sim_core::{
     Topology,
 };
 
-
 /// A parsed, validated scenario.
 #[derive(Clone, Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -62,6 +61,13 @@ pub struct Scenario {
     #[serde(skip)]
     pub path: PathBuf,
 }
+
+/// Most servers a scenario may have: per-link state grows with the square of the node count.
+pub const SERVERS_MAX: usize = 1000;
+/// Most clients a scenario may have.
+pub const CLIENTS_MAX: usize = 10_000;
+/// Longest virtual time any setting may name: a day.
+pub const HORIZON_MAX: Duration = Duration::from_secs(86_400);
 
 /// `[protocol]`: a name, and parameters the protocol itself validates.
 #[derive(Clone, Debug, Deserialize)]
@@ -358,51 +364,77 @@ pub struct FaultSpec {
 }
 
 impl FaultSpec {
-    /// The fault this entry describes.
+    /// The fault this entry describes. Every field is taken apart here, so a
+    /// new action does not compile until it is read; [`schedule_toml`]
+    /// matches every [`Fault`], so a new fault does not compile until it is
+    /// written; the reference's test checks every action is documented.
     pub fn to_fault(&self) -> Result<Fault, String> {
+        let FaultSpec {
+            at: _,
+            crash,
+            restart,
+            pause,
+            resume,
+            isolate,
+            split,
+            bridge,
+            one_way,
+            heal,
+            slow,
+            factor,
+            clock_jump,
+            offset,
+        } = self;
         let ids = |nodes: &[NodeRef]| nodes.iter().map(|n| n.0).collect::<Vec<_>>();
         let mut faults = Vec::new();
-        if let Some(n) = self.crash {
-            faults.push(Fault::Crash { node: n.0 });
-        }
-        if let Some(n) = self.restart {
-            faults.push(Fault::Restart { node: n.0 });
-        }
-        if let Some(n) = self.pause {
-            faults.push(Fault::Pause { node: n.0 });
-        }
-        if let Some(n) = self.resume {
-            faults.push(Fault::Resume { node: n.0 });
-        }
-        if let Some(n) = self.isolate {
-            faults.push(Fault::Partition { cut: Cut::Isolate { node: n.0 } });
-        }
-        if let Some(groups) = &self.split {
+        faults.extend(crash.map(|n| Fault::Crash { node: n.0 }));
+        faults.extend(restart.map(|n| Fault::Restart { node: n.0 }));
+        faults.extend(pause.map(|n| Fault::Pause { node: n.0 }));
+        faults.extend(resume.map(|n| Fault::Resume { node: n.0 }));
+        faults.extend(isolate.map(|n| Fault::Partition { cut: Cut::Isolate { node: n.0 } }));
+        if let Some(groups) = split {
+            if groups.len() < 2 || groups.iter().any(Vec::is_empty) {
+                return Err(
+                    "`split` needs at least two non-empty groups, like [[\"n0\"], [\"n1\", \"n2\"]]".into()
+                );
+            }
             faults.push(Fault::Partition {
                 cut: Cut::Split { groups: groups.iter().map(|g| ids(g)).collect() },
             });
         }
-        if let Some(b) = &self.bridge {
+        if let Some(b) = bridge {
             faults.push(Fault::Partition {
                 cut: Cut::Bridge { left: ids(&b.left), bridge: b.bridge.0, right: ids(&b.right) },
             });
         }
-        if let Some(w) = &self.one_way {
+        if let Some(w) = one_way {
             faults.push(Fault::Partition { cut: Cut::OneWay { from: ids(&w.from), to: ids(&w.to) } });
         }
-        if self.heal == Some(true) {
-            faults.push(Fault::Heal);
+        match heal {
+            Some(true) => faults.push(Fault::Heal),
+            Some(false) => {
+                return Err("`heal = false` does nothing; write `heal = true` or leave it out".into());
+            }
+            None => {}
         }
-        if let Some(n) = self.slow {
-            faults.push(Fault::Slow { node: n.0, factor: self.factor.unwrap_or(10) });
-        } else if self.factor.is_some() {
-            return Err("`factor` only goes with `slow`".into());
+        match (slow, factor) {
+            (Some(n), factor) => {
+                let factor = factor.unwrap_or(Nemesis::SLOW_FACTOR);
+                if !(2..=1_000_000).contains(&factor) {
+                    return Err(format!("`factor` must be between 2 and 1000000, not {factor}"));
+                }
+                faults.push(Fault::Slow { node: n.0, factor });
+            }
+            (None, Some(_)) => return Err("`factor` only goes with `slow`".into()),
+            (None, None) => {}
         }
-        if let Some(n) = self.clock_jump {
-            let offset = self.offset.as_deref().ok_or("`clock-jump` needs an `offset`, like \"+2s\"")?;
-            faults.push(Fault::ClockJump { node: n.0, offset: parse_offset(offset)? });
-        } else if self.offset.is_some() {
-            return Err("`offset` only goes with `clock-jump`".into());
+        match (clock_jump, offset) {
+            (Some(n), Some(offset)) => {
+                faults.push(Fault::ClockJump { node: n.0, offset: parse_offset(offset)? })
+            }
+            (Some(_), None) => return Err("`clock-jump` needs an `offset`, like \"+2s\"".into()),
+            (None, Some(_)) => return Err("`offset` only goes with `clock-jump`".into()),
+            (None, None) => {}
         }
         match faults.len() {
             1 => Ok(faults.remove(0)),
@@ -636,9 +668,7 @@ impl Scenario {
                 format!("invalid seed range {seeds:?}: expected A..B with A < B, like \"0..200\""),
             );
         }
-        if self.cluster.servers == 0 {
-            return err("cluster.servers", "a cluster needs at least one server".into());
-        }
+        self.validate_ranges()?;
         if self.workload.think.is_some() && self.workload.rate.is_some() {
             return err("workload.rate", "give either `think` or `rate`, not both".into());
         }
@@ -680,6 +710,116 @@ impl Scenario {
         Ok(())
     }
 
+    /// Every number within its documented range, and maxima above minima.
+    fn validate_ranges(&self) -> Result<(), (String, String)> {
+        let check = |ok: bool, field: &str, message: String| {
+            if ok { Ok(()) } else { Err((field.to_string(), message)) }
+        };
+        let c = &self.cluster;
+        check(c.servers >= 1, "cluster.servers", "a cluster needs at least one server".into())?;
+        check(
+            c.servers <= SERVERS_MAX,
+            "cluster.servers",
+            format!("{} servers is more than the {SERVERS_MAX} a run supports", c.servers),
+        )?;
+        for (i, zone) in c.zones.iter().enumerate() {
+            check(
+                zone.racks >= 1,
+                &format!("cluster.zones[{i}].racks"),
+                "a zone needs at least one rack".into(),
+            )?;
+            check(
+                c.zones[..i].iter().all(|z| z.name != zone.name),
+                &format!("cluster.zones[{i}].name"),
+                format!("zone {:?} is defined twice", zone.name),
+            )?;
+        }
+        let w = &self.workload;
+        check(
+            w.clients <= CLIENTS_MAX,
+            "workload.clients",
+            format!("{} clients is more than the {CLIENTS_MAX} a run supports", w.clients),
+        )?;
+        check(
+            w.timeout > Duration::ZERO,
+            "workload.timeout",
+            "`timeout` must be positive, e.g. \"1s\"".into(),
+        )?;
+        check(
+            w.duration <= HORIZON_MAX,
+            "workload.duration",
+            format!("`duration` is at most {HORIZON_MAX}"),
+        )?;
+        check(w.timeout <= HORIZON_MAX, "workload.timeout", format!("`timeout` is at most {HORIZON_MAX}"))?;
+        if let Some(time) = self.limits.time {
+            check(time > Duration::ZERO, "limits.time", "`time` must be positive".into())?;
+            check(time <= HORIZON_MAX, "limits.time", format!("`time` is at most {HORIZON_MAX}"))?;
+        }
+        check(self.limits.events >= 1, "limits.events", "`events` must be at least 1".into())?;
+        if let Some(n) = &self.nemesis {
+            check(
+                n.duration >= Duration::from_millis(1),
+                "nemesis.duration",
+                "an episode lasts at least 1ms; a zero-length episode breaks nothing".into(),
+            )?;
+            check(
+                n.duration <= HORIZON_MAX,
+                "nemesis.duration",
+                format!("`duration` is at most {HORIZON_MAX}"),
+            )?;
+            check(
+                n.interval <= HORIZON_MAX,
+                "nemesis.interval",
+                format!("`interval` is at most {HORIZON_MAX}"),
+            )?;
+            check(n.start <= HORIZON_MAX, "nemesis.start", format!("`start` is at most {HORIZON_MAX}"))?;
+            if let Some(stop) = n.stop {
+                check(stop > n.start, "nemesis.stop", "`stop` must come after `start`".into())?;
+                check(stop <= HORIZON_MAX, "nemesis.stop", format!("`stop` is at most {HORIZON_MAX}"))?;
+            }
+            check(
+                (2..=1_000_000).contains(&n.slow_factor),
+                "nemesis.slow_factor",
+                format!("`slow_factor` must be between 2 and 1000000, not {}", n.slow_factor),
+            )?;
+            check(
+                n.crash_max <= c.servers,
+                "nemesis.crash_max",
+                format!("`crash_max` is {} but there are only {} servers", n.crash_max, c.servers),
+            )?;
+            check(
+                n.clock_jump_max <= Duration::from_secs(86_400),
+                "nemesis.clock_jump_max",
+                "`clock_jump_max` is at most one day".into(),
+            )?;
+            let needs = |kind: NemesisKind| match kind {
+                NemesisKind::Split | NemesisKind::OneWay => 2,
+                NemesisKind::Bridge => 3,
+                NemesisKind::Crash
+                | NemesisKind::Pause
+                | NemesisKind::Isolate
+                | NemesisKind::Slow
+                | NemesisKind::ClockJump => 1,
+            };
+            if let Some(kind) = n.kinds.iter().find(|&&k| c.servers < needs(k)) {
+                return Err((
+                    "nemesis.kinds".into(),
+                    format!("{kind} needs at least {} servers; the cluster has {}", needs(*kind), c.servers),
+                ));
+            }
+        }
+        if let Some(a) = &self.checks.availability
+            && let Some(min) = a.success_min
+        {
+            check(
+                (0.0..=1.0).contains(&min),
+                "checks.availability.success_min",
+                format!("`success_min` is a fraction between 0 and 1, not {min}"),
+            )?;
+        }
+        Ok(())
+    }
+
     /// The explicit fault schedule.
     pub fn schedule(&self) -> FaultSchedule {
         let mut schedule = FaultSchedule::new();
@@ -694,6 +834,7 @@ impl Scenario {
         self.nemesis.as_ref().map(|n| {
             let end = self.workload.duration.as_nanos();
             let stop = n.stop.unwrap_or(Duration::from_nanos(end.saturating_sub(1_000_000_000).max(end / 2)));
+            let stop = stop.min(self.time_max().since(Time::ZERO));
             let mut nemesis = Nemesis::new(n.kinds.clone(), n.interval, n.duration, Time::ZERO + stop);
             nemesis.start = Time::ZERO + n.start;
             nemesis.crash_max = n.crash_max;
@@ -754,7 +895,12 @@ pub fn with_schedule(text: &str, schedule: &FaultSchedule, seed: u64) -> Result<
     let mut table: toml::Table = toml::from_str(text).map_err(|e| e.message().to_string())?;
     table.remove("faults");
     table.remove("nemesis");
-    table.insert("seed".into(), toml::Value::Integer(i64::try_from(seed).map_err(|_| format!("seed {seed} does not fit a TOML integer"))?));
+    table.insert(
+        "seed".into(),
+        toml::Value::Integer(
+            i64::try_from(seed).map_err(|_| format!("seed {seed} does not fit a TOML integer"))?,
+        ),
+    );
     let mut out = toml::to_string(&table).map_err(|e| e.to_string())?;
     out.push('\n');
     out.push_str(&schedule_toml(schedule));

@@ -8,7 +8,9 @@
 //! [`crate::testing::run_schedule`], which prints the replay command.
 
 use proptest::prelude::*;
-use sim_core::{Cut, Duration, Fault, FaultSchedule, Latency, NemesisKind, NetConfig, NodeId, Probability, Time};
+use sim_core::{
+    Cut, Duration, Fault, FaultSchedule, Latency, NemesisKind, NetConfig, NodeId, Probability, Time,
+};
 
 /// Any seed a scenario file can hold (TOML integers are signed 64-bit).
 pub fn seed() -> impl Strategy<Value = u64> {
@@ -24,7 +26,8 @@ pub fn network() -> impl Strategy<Value = NetConfig> {
             min: Duration::from_micros(min),
             max: Duration::from_micros(min * (spread + 1)),
         }),
-        (500u64..5_000).prop_map(|us| Latency::Exponential { mean: Duration::from_micros(us), min: Duration::ZERO }),
+        (500u64..5_000)
+            .prop_map(|us| Latency::Exponential { mean: Duration::from_micros(us), min: Duration::ZERO }),
     ];
     (latency, 0u32..50, 0u32..50, any::<bool>()).prop_map(|(latency, loss, duplicate, fifo)| NetConfig {
         latency,
@@ -47,7 +50,13 @@ struct Episode {
 
 fn episode(horizon: Duration) -> impl Strategy<Value = Episode> {
     let horizon_ms = (horizon.as_nanos() / 1_000_000).max(2);
-    (proptest::sample::select(NemesisKind::ALL.to_vec()), 0..horizon_ms, 1..horizon_ms / 2 + 1, 0usize..64, 1u64..20)
+    (
+        proptest::sample::select(NemesisKind::ALL.to_vec()),
+        0..horizon_ms,
+        1..horizon_ms / 2 + 1,
+        0usize..64,
+        1u64..20,
+    )
         .prop_map(|(kind, start, length, target, size)| Episode {
             kind,
             start: Duration::from_millis(start),
@@ -64,7 +73,11 @@ pub fn schedule(servers: usize) -> impl Strategy<Value = FaultSchedule> {
 
 /// Schedules over `servers` servers of up to `episodes_max` episodes, each
 /// starting before `horizon`.
-pub fn schedule_within(servers: usize, horizon: Duration, episodes_max: usize) -> impl Strategy<Value = FaultSchedule> {
+pub fn schedule_within(
+    servers: usize,
+    horizon: Duration,
+    episodes_max: usize,
+) -> impl Strategy<Value = FaultSchedule> {
     assert!(servers > 0, "servers={servers}");
     proptest::collection::vec(episode(horizon), 0..=episodes_max)
         .prop_map(move |episodes| build(servers, &episodes))
@@ -108,7 +121,12 @@ fn faults(servers: usize, e: &Episode) -> Option<(Fault, Fault)> {
             let ring = rotate(&ids, e.target);
             let half = (servers - 1) / 2;
             let (left, rest) = ring[1..].split_at(half);
-            (Fault::Partition { cut: Cut::Bridge { left: left.to_vec(), bridge: ring[0], right: rest.to_vec() } }, heal)
+            (
+                Fault::Partition {
+                    cut: Cut::Bridge { left: left.to_vec(), bridge: ring[0], right: rest.to_vec() },
+                },
+                heal,
+            )
         }
         NemesisKind::OneWay if servers >= 2 => {
             (Fault::Partition { cut: Cut::OneWay { from: vec![node], to: others } }, heal)
@@ -148,7 +166,16 @@ mod tests {
             assert_eq!(breaks, repairs, "{schedule:?}");
             kinds.extend(entries.iter().map(|e| e.fault.kind()));
         }
-        for kind in ["crash", "pause", "partition-isolate", "partition-split", "partition-bridge", "partition-one-way", "slow", "clock-jump"] {
+        for kind in [
+            "crash",
+            "pause",
+            "partition-isolate",
+            "partition-split",
+            "partition-bridge",
+            "partition-one-way",
+            "slow",
+            "clock-jump",
+        ] {
             assert!(kinds.contains(kind), "kind={kind} never drawn: {kinds:?}");
         }
     }

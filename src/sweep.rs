@@ -125,7 +125,13 @@ pub struct Options {
 
 impl Default for Options {
     fn default() -> Options {
-        Options { jobs: default_jobs(), stop_on_failure: false, time_budget: None, seed_timeout: None, progress: false }
+        Options {
+            jobs: default_jobs(),
+            stop_on_failure: false,
+            time_budget: None,
+            seed_timeout: None,
+            progress: false,
+        }
     }
 }
 
@@ -138,8 +144,12 @@ pub fn default_jobs() -> usize {
 /// come back in seed order.
 pub fn run(runner: &dyn Runner, seeds: Seeds, options: &Options) -> Sweep {
     let scenario = runner.scenario();
-    let header =
-        Header { scenario: scenario.name.clone(), path: scenario.path.clone(), expect: scenario.expect.clone(), seeds };
+    let header = Header {
+        scenario: scenario.name.clone(),
+        path: scenario.path.clone(),
+        expect: scenario.expect.clone(),
+        seeds,
+    };
     let (outcomes, stopped) = execute(runner, seeds, options);
     Sweep { header, outcomes, stopped }
 }
@@ -243,8 +253,10 @@ impl Progress {
         let bar = terminal.then(|| {
             let bar = indicatif::ProgressBar::new(total);
             bar.set_style(
-                indicatif::ProgressStyle::with_template("{bar:40} {pos}/{len} seeds, {msg} [{elapsed} < {eta}]")
-                    .expect("valid template"),
+                indicatif::ProgressStyle::with_template(
+                    "{bar:40} {pos}/{len} seeds, {msg} [{elapsed} < {eta}]",
+                )
+                .expect("valid template"),
             );
             bar
         });
@@ -315,7 +327,8 @@ pub fn write_jsonl(out: &mut dyn Write, sweep: &Sweep) -> std::io::Result<()> {
 /// One shard file, read back.
 fn read_shard(path: &Path) -> Result<(Header, Vec<SeedOutcome>, Footer), SweepError> {
     let io = |source| SweepError::Io { path: path.to_path_buf(), source };
-    let format = |line: usize, message: String| SweepError::Format { path: path.to_path_buf(), line, message };
+    let format =
+        |line: usize, message: String| SweepError::Format { path: path.to_path_buf(), line, message };
     let file = std::fs::File::open(path).map_err(io)?;
     if file.metadata().map_err(io)?.is_dir() {
         return Err(format(0, "is a directory, not a sweep's JSON lines".into()));
@@ -482,7 +495,8 @@ fn write_failures(out: &mut String, sweep: &Sweep) {
         members.sort_by_key(|o| (o.failed_at, o.seed));
         let first = members[0];
         let seeds: Vec<String> = members.iter().take(10).map(|o| o.seed.to_string()).collect();
-        let more = if members.len() > 10 { format!(" and {} more", members.len() - 10) } else { String::new() };
+        let more =
+            if members.len() > 10 { format!(" and {} more", members.len() - 10) } else { String::new() };
         let _ = writeln!(out, "  {signature}: {} seeds ({}{more})", members.len(), seeds.join(", "));
         let check = first.failure().or_else(|| first.checks.iter().find(|c| c.status == Status::Unknown));
         if let Some(check) = check {

@@ -65,7 +65,8 @@ pub fn check_scenario(registry: &Registry, path: impl AsRef<Path>) -> Result<(),
 /// first failure, which must be the expected one.
 fn check_seeds(runner: &dyn crate::Runner, seeds: std::ops::Range<u64>) -> Result<(), String> {
     let scenario = runner.scenario();
-    let options = Options { stop_on_failure: matches!(scenario.expect, Expect::Violation(_)), ..Options::default() };
+    let options =
+        Options { stop_on_failure: matches!(scenario.expect, Expect::Violation(_)), ..Options::default() };
     let swept = sweep::run(runner, Seeds::range(seeds), &options);
     let conclusion = swept.conclusion();
     if conclusion.is_expected() { Ok(()) } else { Err(sweep::table(&swept)) }
@@ -120,16 +121,24 @@ pub fn run_schedule(
         return Ok(());
     }
     let file = reproduction_path(&scenario.name, seed);
-    let written = std::fs::create_dir_all(file.parent().expect("a directory")).and_then(|()| std::fs::write(&file, &edited));
+    let written = std::fs::create_dir_all(file.parent().expect("a directory"))
+        .and_then(|()| std::fs::write(&file, &edited));
     let failure = outcome
         .failure()
         .or_else(|| outcome.checks.iter().find(|c| c.status == Status::Unknown))
-        .map_or_else(|| "no check failed".to_string(), |c| format!("{} {}: {}", c.name, c.status.label(), c.detail));
+        .map_or_else(
+            || "no check failed".to_string(),
+            |c| format!("{} {}: {}", c.name, c.status.label(), c.detail),
+        );
     let replay = match written {
         Ok(()) => format!("replay: orrery run {} --seed {seed}", file.display()),
         Err(e) => format!("(could not write the reproduction to {}: {e})\n{edited}", file.display()),
     };
-    Err(TestCaseError::fail(format!("seed {seed} of {} with {} faults: {failure}\n{replay}", path.display(), schedule.len())))
+    Err(TestCaseError::fail(format!(
+        "seed {seed} of {} with {} faults: {failure}\n{replay}",
+        path.display(),
+        schedule.len()
+    )))
 }
 
 fn reproduction_path(name: &str, seed: u64) -> PathBuf {

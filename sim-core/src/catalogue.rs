@@ -136,7 +136,9 @@ impl WorkloadSpec for RegisterWorkload {
 /// Declare it with [`planted_bugs!`](crate::planted_bugs), which derives the
 /// list, the names scenario files use and the descriptions `orrery list`
 /// prints from the variants themselves.
-pub trait PlantedBug: Copy + Eq + Ord + fmt::Debug + Serialize + DeserializeOwned + Send + Sync + 'static {
+pub trait PlantedBug:
+    Copy + Eq + Ord + fmt::Debug + Serialize + DeserializeOwned + Send + Sync + 'static
+{
     /// Every bug, in declaration order.
     const ALL: &'static [Self];
     /// The name scenario files use in `bugs = [...]`, e.g. "skip-sync".
@@ -328,7 +330,13 @@ pub struct Judgement {
 impl Judgement {
     /// A check that held.
     pub fn pass(name: impl Into<String>, detail: impl Into<String>) -> Judgement {
-        Judgement { name: name.into(), status: Status::Pass, detail: detail.into(), signature: None, at: None }
+        Judgement {
+            name: name.into(),
+            status: Status::Pass,
+            detail: detail.into(),
+            signature: None,
+            at: None,
+        }
     }
 
     /// A check that broke, first seen at `at` if known.
@@ -338,7 +346,13 @@ impl Judgement {
 
     /// A check that could not decide.
     pub fn unknown(name: impl Into<String>, detail: impl Into<String>) -> Judgement {
-        Judgement { name: name.into(), status: Status::Unknown, detail: detail.into(), signature: None, at: None }
+        Judgement {
+            name: name.into(),
+            status: Status::Unknown,
+            detail: detail.into(),
+            signature: None,
+            at: None,
+        }
     }
 
     /// The same judgement, grouped in sweeps by `signature`.

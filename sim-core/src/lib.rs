@@ -83,14 +83,16 @@ pub mod time;
 mod trace;
 mod workload;
 
-pub use catalogue::{Catalogued, Invalid, Judgement, ModelKind, NoBugs, PlantedBug, Setup, Status, WorkloadSpec};
+pub use catalogue::{
+    Catalogued, Invalid, Judgement, ModelKind, NoBugs, PlantedBug, Setup, Status, WorkloadSpec,
+};
 pub use fault::{Cut, Fault, FaultSchedule, Nemesis, NemesisKind, TimedFault};
 pub use history::{History, HistoryError, Op, Operation, Outcome, Record, RecordType, Value};
 pub use invariant::{ClusterView, Invariant};
 pub use net::{DropReason, LATENCY_CAP, Latency, NetConfig, Network, Routing, Topology};
 pub use node::{Client, Cluster, Context, Node, NodeId, OpId, Payload, Protocol, TimerId};
 pub use rng::{Probability, Seed, SimRng, Stream};
-pub use sim::{in_handler, Limits, NetStats, RunEnd, RunReport, Sim, SimBuilder};
+pub use sim::{Limits, NetStats, RunEnd, RunReport, Sim, SimBuilder, in_handler};
 pub use storage::{CrashDamage, Storage, StorageError};
 pub use time::{Duration, DurationError, Time};
 pub use trace::{TraceEvent, TraceHasher, TraceSink, Tracer};

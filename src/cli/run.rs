@@ -69,7 +69,14 @@ pub fn run(registry: &Registry, args: RunArgs) -> anyhow::Result<ExitCode> {
         });
         super::out(&format!("{}\n", serde_json::to_string_pretty(&json)?))?;
     } else {
-        super::out(&summary(&scenario.name, &args.scenario, &outcome, &report, &scenario.expect, &conclusion))?;
+        super::out(&summary(
+            &scenario.name,
+            &args.scenario,
+            &outcome,
+            &report,
+            &scenario.expect,
+            &conclusion,
+        ))?;
         if args.print_faults {
             super::out(&format!("\n# The faults of seed {seed}, to paste into a scenario file:\n\n"))?;
             super::out(&crate::scenario::schedule_toml(&report.schedule))?;
@@ -114,7 +121,13 @@ pub fn summary(
     let _ = writeln!(out, "operations ok {ok}, fail {fail}, info {info}");
     let _ = writeln!(out, "checks");
     for check in &outcome.checks {
-        let _ = writeln!(out, "  {:<16} {:<7} {}", check.name, check.status.label(), crate::sweep::one_line(&check.detail));
+        let _ = writeln!(
+            out,
+            "  {:<16} {:<7} {}",
+            check.name,
+            check.status.label(),
+            crate::sweep::one_line(&check.detail)
+        );
     }
     let _ = writeln!(out, "trace hash {}", outcome.trace_hash);
     let verdict = match outcome.status {

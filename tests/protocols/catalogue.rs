@@ -20,7 +20,9 @@ fn every_planted_bug_has_a_scenario_that_expects_its_violation() {
     for entry in registry.entries() {
         for (bug, _) in &entry.bugs {
             let found = covered.iter().any(|(p, b)| {
-                b == bug && (p == entry.name || registry.get(p).is_some_and(|e| e.bugs.iter().any(|(n, _)| n == bug)))
+                b == bug
+                    && (p == entry.name
+                        || registry.get(p).is_some_and(|e| e.bugs.iter().any(|(n, _)| n == bug)))
             });
             assert!(found, "protocol={} bug={bug}: no violation scenario plants it", entry.name);
         }

@@ -6,7 +6,9 @@ use std::path::Path;
 
 use orrery::{Catalogued, Conclusion, Judgement, NoBugs, Registry, Status};
 use serde::{Deserialize, Serialize};
-use sim_core::{Client, Cluster, Context, Node, NodeId, Op, OpId, Outcome, Protocol, RegisterWorkload, Value};
+use sim_core::{
+    Client, Cluster, Context, Node, NodeId, Op, OpId, Outcome, Protocol, RegisterWorkload, Value,
+};
 
 /// An echo server that can be told to panic, and to be judged undecidable.
 #[derive(Clone, Default, Serialize, Deserialize)]
@@ -104,7 +106,8 @@ fn a_run_limit_is_not_the_expected_violation() {
 
 #[test]
 fn another_check_failing_is_not_the_expected_violation() {
-    let text = format!("{HEAD}[protocol]\nname = \"echo\"\n").replace("echo-check\" }", "linearizability\" }");
+    let text =
+        format!("{HEAD}[protocol]\nname = \"echo\"\n").replace("echo-check\" }", "linearizability\" }");
     let c = conclusion(&text);
     assert!(matches!(c, Conclusion::NotAsExpected(_)), "{c:?}");
     assert!(c.reason().contains("none by linearizability"), "{c:?}");
@@ -132,7 +135,8 @@ fn a_bare_violation_must_name_its_check() {
 fn a_cut_short_pass_sweep_is_undecided() {
     let registry = Registry::builtin();
     let (_, runner) = registry.load(crate::root().join("scenarios/register-basic.toml")).unwrap();
-    let options = orrery::sweep::Options { time_budget: Some(std::time::Duration::ZERO), ..Default::default() };
+    let options =
+        orrery::sweep::Options { time_budget: Some(std::time::Duration::ZERO), ..Default::default() };
     let sweep = orrery::sweep::run(runner.as_ref(), orrery::sweep::Seeds::range(0..1000), &options);
     assert!(sweep.outcomes.len() < 1000);
     assert!(matches!(sweep.conclusion(), Conclusion::Undecided(_)), "{:?}", sweep.conclusion());

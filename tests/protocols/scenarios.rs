@@ -37,7 +37,12 @@ fn every_scenario_replays_with_the_same_trace_hash() {
         for seed in [1, 7] {
             let first = runner.run(seed, TraceSink::Hash).unwrap().0;
             let second = runner.run(seed, TraceSink::Hash).unwrap().0;
-            assert_eq!(first.trace_hash, second.trace_hash, "{} seed {seed} is not deterministic", file.display());
+            assert_eq!(
+                first.trace_hash,
+                second.trace_hash,
+                "{} seed {seed} is not deterministic",
+                file.display()
+            );
             assert_eq!(first, second, "{} seed {seed}: outcomes differ", file.display());
         }
     }
@@ -55,7 +60,8 @@ fn ten_thousand_seeds_of_every_passing_scenario() {
         if scenario.expect != Expect::Pass {
             continue;
         }
-        let sweep = orrery::sweep::run(runner.as_ref(), orrery::sweep::Seeds::range(0..10_000), &Default::default());
+        let sweep =
+            orrery::sweep::run(runner.as_ref(), orrery::sweep::Seeds::range(0..10_000), &Default::default());
         eprintln!("{}: {}", file.display(), sweep.conclusion().line());
         if !sweep.conclusion().is_expected() {
             wrong.push(orrery::sweep::table(&sweep));

@@ -39,8 +39,8 @@ mod server;
 
 use serde::{Deserialize, Serialize};
 use sim_core::{
-    Cluster, Duration, Invalid, Invariant, ModelKind, NodeId, Protocol, RegisterMix, RegisterWorkload, Workload,
-    WorkloadSpec,
+    Cluster, Duration, Invalid, Invariant, ModelKind, NodeId, Protocol, RegisterMix, RegisterWorkload,
+    Workload, WorkloadSpec,
 };
 
 pub use client::AbdClient;
@@ -132,7 +132,11 @@ pub struct AbdWorkload {
 impl Default for AbdWorkload {
     fn default() -> AbdWorkload {
         let register = RegisterWorkload::default();
-        AbdWorkload { keys: register.keys, mix: RegisterMix { read: 1, write: 1, cas: 0 }, values: register.values }
+        AbdWorkload {
+            keys: register.keys,
+            mix: RegisterMix { read: 1, write: 1, cas: 0 },
+            values: register.values,
+        }
     }
 }
 

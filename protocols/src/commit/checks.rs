@@ -64,7 +64,9 @@ pub fn atomicity<V: Variant<Server = Server<V>>>(report: &RunReport, view: &Clus
     let prepared: usize = shards.iter().map(|(_, p)| p.prepared().len()).sum();
     Judgement::pass(
         "atomicity",
-        format!("{committed} commits and {aborted} aborts applied all-or-nothing; {prepared} prepared at the end"),
+        format!(
+            "{committed} commits and {aborted} aborts applied all-or-nothing; {prepared} prepared at the end"
+        ),
     )
 }
 

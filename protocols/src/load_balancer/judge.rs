@@ -216,7 +216,11 @@ pub fn judge(
 ) -> Vec<Judgement> {
     let s = summarize(config, report, servers);
     let judgement = |name: &str, pass: bool, detail: String, at: Option<Time>| {
-        if pass { Judgement::pass(name, detail) } else { Judgement::fail(name, detail, at.or(Some(report.time))) }
+        if pass {
+            Judgement::pass(name, detail)
+        } else {
+            Judgement::fail(name, detail, at.or(Some(report.time)))
+        }
     };
     let load: Vec<String> = s.load.iter().map(|(b, n)| format!("{b}:{n}")).collect();
     let imbalance = s.imbalance.map_or("-".into(), |i| format!("{i:.2}"));
