@@ -64,9 +64,9 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 use sim_core::{
-    Catalogued, Client, ClusterView, Cluster, Context, Duration, Invalid, Invariant, ModelKind, NemesisKind, Node,
-    NodeId, Op, OpId, Outcome, Protocol, RegisterMix, RegisterWorkload, Setup, SimRng, TimerId, Value, Workload,
-    WorkloadSpec,
+    Catalogued, Client, Cluster, ClusterView, Context, Duration, Invalid, Invariant, ModelKind, NemesisKind,
+    Node, NodeId, Op, OpId, Outcome, Protocol, RegisterMix, RegisterWorkload, Setup, SimRng, TimerId, Value,
+    Workload, WorkloadSpec,
 };
 
 /// The protocol's settings: the `[protocol]` table of a scenario.
@@ -251,7 +251,9 @@ impl Server {
         let fresh = &self.log[(first - 1) as usize..];
         match self.successor() {
             None => fresh.iter().for_each(|u| ctx.send(u.client, Msg::Written { req: u.req })),
-            Some(next) if !fresh.is_empty() => ctx.send(next, Msg::Forward { first, updates: fresh.to_vec() }),
+            Some(next) if !fresh.is_empty() => {
+                ctx.send(next, Msg::Forward { first, updates: fresh.to_vec() })
+            }
             Some(_) => {}
         }
     }
@@ -292,9 +294,12 @@ impl Node<Chain> for Server {
 
     fn on_message(&mut self, ctx: &mut Context<'_, Chain>, from: NodeId, msg: Msg) {
         match msg {
-            Msg::Write { req, key, value } => self.on_write(ctx, from, Update { client: from, req, key, value }),
+            Msg::Write { req, key, value } => {
+                self.on_write(ctx, from, Update { client: from, req, key, value })
+            }
             Msg::Read { req, key } => {
-                let answers = self.is_tail() || (self.is_head() && self.config.bugs.contains(&ChainBug::ReadAtHead));
+                let answers =
+                    self.is_tail() || (self.is_head() && self.config.bugs.contains(&ChainBug::ReadAtHead));
                 if answers {
                     ctx.send(from, Msg::Value { req, value: self.registers.get(&key).copied() });
                 }
@@ -346,7 +351,8 @@ impl ChainClient {
         let Some(Value::Int(key)) = op.key else { return None };
         match (op.f.as_str(), &op.value) {
             ("write", Value::Int(value)) => {
-                let retry_to = if self.head == self.tail { vec![self.head] } else { vec![self.head, self.tail] };
+                let retry_to =
+                    if self.head == self.tail { vec![self.head] } else { vec![self.head, self.tail] };
                 Some((Msg::Write { req, key, value: *value }, self.head, retry_to))
             }
             ("read", _) => {
@@ -433,7 +439,15 @@ impl Protocol for Chain {
 
     fn server(&self, id: NodeId, cluster: &Cluster) -> Server {
         let servers = cluster.servers().len();
-        Server { config: self.clone(), id, servers, log: Vec::new(), registers: BTreeMap::new(), newest: BTreeMap::new(), acked: 0 }
+        Server {
+            config: self.clone(),
+            id,
+            servers,
+            log: Vec::new(),
+            registers: BTreeMap::new(),
+            newest: BTreeMap::new(),
+            acked: 0,
+        }
     }
 
     fn client(&self, _id: NodeId, cluster: &Cluster) -> ChainClient {
@@ -449,7 +463,8 @@ impl Protocol for Chain {
 // Registration: what a scenario file, a sweep and the command line need.
 impl Catalogued for Chain {
     const NAME: &'static str = "chain";
-    const SUMMARY: &'static str = "chain replication: writes enter at the head, reads and replies come from the tail";
+    const SUMMARY: &'static str =
+        "chain replication: writes enter at the head, reads and replies come from the tail";
     type Bug = ChainBug;
     type Workload = ChainWorkload;
     const MODEL: Option<ModelKind> = Some(ModelKind::Register);
