@@ -17,6 +17,8 @@
 //!   it ([`SeedOutcome`], one [`Judgement`] per check).
 //! - [`sweep`]: many seeds on all cores, shards, merging, and the failure
 //!   table; [`Expect`] says what a scenario must show.
+//! - [`shrink`]: a failing seed down to the smallest scenario file that
+//!   fails the same way.
 //! - [`testing`] and [`strategy`]: one-line scenario tests and proptest
 //!   strategies for fault schedules, for `cargo test` in your crate.
 //! - [`cli::main`]: the whole command line for a registry.
@@ -42,6 +44,7 @@ pub mod reference;
 mod registry;
 mod runner;
 pub mod scenario;
+pub mod shrink;
 pub mod strategy;
 pub mod sweep;
 pub mod testing;

@@ -955,7 +955,7 @@ pub fn schedule_toml(schedule: &FaultSchedule) -> String {
 }
 
 /// Nanoseconds as exact decimal seconds: "1.5s", "0.061062314s".
-fn exact(nanos: u64) -> String {
+pub(crate) fn exact(nanos: u64) -> String {
     let fraction = format!("{:09}", nanos % 1_000_000_000);
     let fraction = fraction.trim_end_matches('0');
     if fraction.is_empty() {

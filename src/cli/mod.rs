@@ -8,6 +8,7 @@ mod check;
 mod list;
 mod replay;
 mod run;
+mod shrink;
 mod sweep;
 
 use std::process::ExitCode;
@@ -35,6 +36,8 @@ enum Command {
     Replay(replay::ReplayArgs),
     /// Check a recorded history for linearizability against a model.
     Check(check::CheckArgs),
+    /// Shrink a failing seed to the smallest scenario file that fails the same way.
+    Shrink(shrink::ShrinkArgs),
     /// List protocols, models and scenarios.
     List(list::ListArgs),
     /// Print the scenario-file reference: every table and key, its type, default and meaning.
@@ -51,6 +54,7 @@ pub fn main(registry: Registry) -> ExitCode {
         Command::Sweep(args) => sweep::run(&registry, args),
         Command::Replay(args) => replay::run(&registry, args),
         Command::Check(args) => check::run(args),
+        Command::Shrink(args) => shrink::run(&registry, args),
         Command::List(args) => list::run(&registry, args),
         Command::Reference => {
             print!("{}", crate::reference::markdown());

@@ -357,7 +357,8 @@ impl ChainClient {
             }
             ("read", _) => {
                 self.reads += 1;
-                let at_head = self.config.bugs.contains(&ChainBug::ReadAtHead) && self.reads % 2 == 0;
+                let at_head =
+                    self.config.bugs.contains(&ChainBug::ReadAtHead) && self.reads.is_multiple_of(2);
                 let to = if at_head { self.head } else { self.tail };
                 Some((Msg::Read { req, key }, to, vec![to]))
             }
