@@ -44,7 +44,8 @@ fn render(args: Vec<String>) -> Result<(), String> {
     let read = |p: &str| std::fs::read_to_string(p).map_err(|e| format!("{p}: {e}"));
     let trace = read(&trace_path)?;
     let history_text = history.as_deref().map(read).transpose()?;
-    let mut run = Run::from_jsonl(&trace, history_text.as_deref()).map_err(|e| format!("{trace_path}: {e}"))?;
+    let mut run =
+        Run::from_jsonl(&trace, history_text.as_deref()).map_err(|e| format!("{trace_path}: {e}"))?;
     run.title = title.unwrap_or(trace_path);
     if check {
         let text = history_text.ok_or("--check needs --history")?;
@@ -56,6 +57,11 @@ fn render(args: Vec<String>) -> Result<(), String> {
     }
     let text = if output.ends_with(".svg") { orrery_viz::svg(&run) } else { orrery_viz::html(&run) };
     std::fs::write(&output, text).map_err(|e| format!("{output}: {e}"))?;
-    println!("wrote {output}: {} messages, {} operations, {} faults", run.messages.len(), run.operations.len(), run.faults.len());
+    println!(
+        "wrote {output}: {} messages, {} operations, {} faults",
+        run.messages.len(),
+        run.operations.len(),
+        run.faults.len()
+    );
     Ok(())
 }

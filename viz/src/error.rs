@@ -31,7 +31,9 @@ impl fmt::Display for VizError {
             VizError::Trace { line, message } => write!(f, "trace line {line}: {message}"),
             VizError::History(e) => write!(f, "history: {e}"),
             VizError::Mismatch { message } => write!(f, "history does not match the trace: {message}"),
-            VizError::NoTrace => f.write_str("the run report holds no trace: keep the trace in memory to draw it"),
+            VizError::NoTrace => {
+                f.write_str("the run report holds no trace: keep the trace in memory to draw it")
+            }
         }
     }
 }

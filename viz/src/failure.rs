@@ -47,9 +47,13 @@ impl Failure {
             RunEnd::Panic { node, .. } => {
                 Some(Failure { check: "panic".into(), detail, at, node: Some(node.0), ..Failure::default() })
             }
-            RunEnd::Limit { node, .. } => {
-                Some(Failure { check: "limit".into(), detail, at, node: node.map(|n| n.0), ..Failure::default() })
-            }
+            RunEnd::Limit { node, .. } => Some(Failure {
+                check: "limit".into(),
+                detail,
+                at,
+                node: node.map(|n| n.0),
+                ..Failure::default()
+            }),
         }
     }
 
@@ -100,9 +104,7 @@ impl Failure {
 
 /// The id of the last `nN` word in `text`.
 fn node_in(text: &str) -> Option<u32> {
-    text.split(|c: char| c == ' ' || c == ')' || c == '(')
-        .filter_map(|w| w.strip_prefix('n')?.parse().ok())
-        .next_back()
+    text.split([' ', ')', '(']).filter_map(|w| w.strip_prefix('n')?.parse().ok()).next_back()
 }
 
 #[cfg(test)]

@@ -79,7 +79,8 @@ pub fn metrics(run: &Run) -> Metrics {
 }
 
 fn load(run: &Run) -> Vec<NodeLoad> {
-    let mut load: Vec<NodeLoad> = run.nodes.iter().map(|l| NodeLoad { node: l.id, ..NodeLoad::default() }).collect();
+    let mut load: Vec<NodeLoad> =
+        run.nodes.iter().map(|l| NodeLoad { node: l.id, ..NodeLoad::default() }).collect();
     let at = |id: u32| run.nodes.iter().position(|l| l.id == id);
     for m in &run.messages {
         if let Some(i) = at(m.from) {

@@ -79,8 +79,8 @@ pub(crate) fn run(trace: &str, history: Option<&History>) -> Result<Run, VizErro
             continue;
         }
         let line = index + 1;
-        let event: Line = serde_json::from_str(text)
-            .map_err(|e| VizError::Trace { line, message: e.to_string() })?;
+        let event: Line =
+            serde_json::from_str(text).map_err(|e| VizError::Trace { line, message: e.to_string() })?;
         reader.read(line, event)?;
     }
     reader.finish(history)
@@ -90,7 +90,10 @@ impl Reader {
     fn read(&mut self, line: usize, event: Line) -> Result<(), VizError> {
         let t = event.t();
         if t < self.run.end {
-            return Err(VizError::Trace { line, message: format!("time goes back: t={t} after t={}", self.run.end) });
+            return Err(VizError::Trace {
+                line,
+                message: format!("time goes back: t={t} after t={}", self.run.end),
+            });
         }
         self.run.end = t;
         self.run.events += 1;
@@ -101,10 +104,20 @@ impl Reader {
                 self.node(to);
                 self.by_mid.insert(mid, self.run.messages.len());
                 let arrivals = Vec::new();
-                self.run.messages.push(Message { mid, from, to, sent: t, arrivals, duplicated: false, body: msg });
+                self.run.messages.push(Message {
+                    mid,
+                    from,
+                    to,
+                    sent: t,
+                    arrivals,
+                    duplicated: false,
+                    body: msg,
+                });
             }
             Line::Deliver { mid, .. } => self.message(line, mid)?.arrivals.push(arrival(t, None)),
-            Line::Drop { mid, reason, .. } => self.message(line, mid)?.arrivals.push(arrival(t, Some(reason))),
+            Line::Drop { mid, reason, .. } => {
+                self.message(line, mid)?.arrivals.push(arrival(t, Some(reason)))
+            }
             Line::Duplicate { mid, .. } => self.message(line, mid)?.duplicated = true,
             Line::Defer { node, .. } => *self.deferred.entry(node).or_default() += 1,
             Line::Timer { .. } => self.run.timers += 1,
@@ -116,7 +129,9 @@ impl Reader {
                 self.run.faults.push(state::mark(t, "storage-loss", Some(node), text, body));
             }
             Line::Invoke { node, process, op, .. } => self.invoke(t, node, process, op),
-            Line::Complete { node, process, kind, value, .. } => self.complete(line, t, node, process, kind, value)?,
+            Line::Complete { node, process, kind, value, .. } => {
+                self.complete(line, t, node, process, kind, value)?
+            }
             Line::End { outcome, .. } => self.run.failures.push(Failure::from_end_text(&outcome, t)),
         }
         Ok(())
@@ -129,10 +144,10 @@ impl Reader {
     }
 
     fn message(&mut self, line: usize, mid: u64) -> Result<&mut Message, VizError> {
-        let index = *self.by_mid.get(&mid).ok_or(VizError::Trace {
-            line,
-            message: format!("message mid={mid} was never sent"),
-        })?;
+        let index = *self
+            .by_mid
+            .get(&mid)
+            .ok_or(VizError::Trace { line, message: format!("message mid={mid} was never sent") })?;
         Ok(&mut self.run.messages[index])
     }
 
@@ -193,8 +208,10 @@ impl Reader {
         }
         let client_min = self.client_min.unwrap_or(u32::MAX);
         let role = |id: u32| if id >= client_min { Role::Client } else { Role::Server };
-        self.run.nodes = self.node_ids.iter().map(|&id| Lane { id, name: format!("n{id}"), role: role(id) }).collect();
-        let servers: Vec<u32> = self.run.nodes.iter().filter(|l| l.role == Role::Server).map(|l| l.id).collect();
+        self.run.nodes =
+            self.node_ids.iter().map(|&id| Lane { id, name: format!("n{id}"), role: role(id) }).collect();
+        let servers: Vec<u32> =
+            self.run.nodes.iter().filter(|l| l.role == Role::Server).map(|l| l.id).collect();
         let (bands, partitions) = state::intervals(&self.faults, &servers, self.run.end);
         self.run.bands = bands;
         self.run.partitions = partitions;

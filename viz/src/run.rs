@@ -186,10 +186,8 @@ impl Run {
     /// (invariant, panic, limit), that failure marked.
     pub fn from_report(report: &RunReport, title: &str) -> Result<Run, VizError> {
         let trace = report.trace.as_deref().ok_or(VizError::NoTrace)?;
-        let trace = std::str::from_utf8(trace).map_err(|e| VizError::Trace {
-            line: 0,
-            message: format!("trace is not UTF-8: {e}"),
-        })?;
+        let trace = std::str::from_utf8(trace)
+            .map_err(|e| VizError::Trace { line: 0, message: format!("trace is not UTF-8: {e}") })?;
         let mut run = parse::run(trace, Some(&report.history))?;
         run.title = title.to_string();
         run.seed = Some(report.seed.0);

@@ -7,7 +7,13 @@ use sim_core::{Cut, Fault};
 use crate::run::{Band, FaultMark, Partition};
 
 /// A fault mark with its text.
-pub(crate) fn mark(t: u64, kind: &str, node: Option<u32>, text: String, body: serde_json::Value) -> FaultMark {
+pub(crate) fn mark(
+    t: u64,
+    kind: &str,
+    node: Option<u32>,
+    text: String,
+    body: serde_json::Value,
+) -> FaultMark {
     FaultMark { t, kind: kind.to_string(), node, text, body }
 }
 
@@ -123,17 +129,27 @@ mod tests {
     #[test]
     fn bands_and_partitions_close_at_recovery_or_end() {
         let faults = vec![
-            (10, Fault::Partition { cut: Cut::Split { groups: vec![vec![NodeId(0)], vec![NodeId(1), NodeId(2)]] } }),
+            (
+                10,
+                Fault::Partition {
+                    cut: Cut::Split { groups: vec![vec![NodeId(0)], vec![NodeId(1), NodeId(2)]] },
+                },
+            ),
             (20, Fault::Slow { node: NodeId(1), factor: 10 }),
             (30, Fault::Heal),
             (40, Fault::Crash { node: NodeId(2) }),
             (50, Fault::ClockJump { node: NodeId(0), offset: -250_000_000 }),
         ];
         let (bands, parts) = intervals(&faults, &[0, 1, 2], 100);
-        let got: Vec<_> = bands.iter().map(|b| (b.node, b.state.as_str(), b.from, b.to, b.label.as_str())).collect();
+        let got: Vec<_> =
+            bands.iter().map(|b| (b.node, b.state.as_str(), b.from, b.to, b.label.as_str())).collect();
         assert_eq!(
             got,
-            [(1, "slow", 20, 30, "slow x10"), (2, "crashed", 40, 100, "n2 down"), (0, "clock", 50, 100, "clock -250ms")]
+            [
+                (1, "slow", 20, 30, "slow x10"),
+                (2, "crashed", 40, 100, "n2 down"),
+                (0, "clock", 50, 100, "clock -250ms")
+            ]
         );
         assert_eq!(parts.len(), 1);
         assert_eq!((parts[0].from, parts[0].to, parts[0].text.as_str()), (10, 30, "n0 | n1 n2"));

@@ -264,9 +264,9 @@ fn faults(out: &mut String, run: &Run, scale: &Scale, lanes: &Lanes) {
         );
     }
     for failure in &run.failures {
-        let at = failure
-            .at
-            .or_else(|| failure.blocked.and_then(|i| run.operations.get(i)).map(|o| o.completed.unwrap_or(o.invoked)));
+        let at = failure.at.or_else(|| {
+            failure.blocked.and_then(|i| run.operations.get(i)).map(|o| o.completed.unwrap_or(o.invoked))
+        });
         let Some(at) = at.filter(|&t| scale.contains(t, t)) else { continue };
         let x = scale.x(at);
         let _ = write!(
@@ -279,7 +279,8 @@ fn faults(out: &mut String, run: &Run, scale: &Scale, lanes: &Lanes) {
             escape_text(&failure.check)
         );
         if let Some(y) = failure.node.and_then(|n| lanes.msg_y(n)) {
-            let _ = write!(out, "<circle cx=\"{x:.1}\" cy=\"{y:.1}\" r=\"9\" fill=\"none\" class=\"failure\"/>");
+            let _ =
+                write!(out, "<circle cx=\"{x:.1}\" cy=\"{y:.1}\" r=\"9\" fill=\"none\" class=\"failure\"/>");
         }
     }
 }

@@ -2,10 +2,9 @@
 
 mod support;
 
-use orrery_viz::{Failure, Role, Run, html, svg};
-use sim_core::check::{CheckOptions, check_history, models::Register};
-use sim_core::{RunEnd, Value};
-use support::{count_events, every_fault, relay_run};
+use orrery_viz::{Role, Run, html, svg};
+use sim_core::RunEnd;
+use support::{count_events, every_fault, injection_trace, relay_run, stale_read_run};
 
 fn relay(seed: u64) -> (Run, String) {
     let report = relay_run(seed, 3, 60, every_fault());
@@ -75,23 +74,6 @@ fn bodies_cannot_close_the_script_element() {
     assert!(page.contains("\\u003c/script\\u003e\\u003cimg src=x"), "the body is in the data, escaped");
 }
 
-/// A two-node trace whose message body, operation value and key carry `evil`.
-pub fn injection_trace(evil: &str) -> String {
-    let s = serde_json::to_string(evil).unwrap();
-    format!(
-        r#"{{"ev":"start","t":0,"node":0}}
-{{"ev":"start","t":0,"node":1}}
-{{"ev":"invoke","t":0,"node":1,"process":0,"op_id":0,"op":{{"f":"write","key":{s},"value":{s}}}}}
-{{"ev":"send","t":0,"mid":0,"from":1,"to":0,"msg":{{"Write":{s}}}}}
-{{"ev":"deliver","t":1000000,"mid":0,"from":1,"to":0}}
-{{"ev":"send","t":1000000,"mid":1,"from":0,"to":1,"msg":{{"Ack":{s}}}}}
-{{"ev":"deliver","t":2000000,"mid":1,"from":0,"to":1}}
-{{"ev":"complete","t":2000000,"node":1,"process":0,"op_id":0,"kind":"ok","value":{s}}}
-{{"ev":"end","t":2000000,"outcome":{s}}}
-"#
-    )
-}
-
 #[test]
 fn svg_is_deterministic() {
     let (a, _) = relay(6);
@@ -114,47 +96,4 @@ fn linearizability_marks_blocked_op_and_prefix() {
     assert_eq!(f.prefix, [0, 1], "write 1 then write 2 linearize");
     assert_eq!(f.at, Some(run.operations[2].completed.unwrap()), "marked when the blocked read completes");
     assert_eq!(f.node, Some(run.operations[2].node));
-}
-
-/// Writes 1 and 2 complete, then a read returns 1: not linearizable.
-pub fn stale_read_run() -> Run {
-    let op = |t: u64, node: u32, p: u64, kind: &str, f: &str, v: &str| {
-        if kind == "invoke" {
-            format!(r#"{{"ev":"invoke","t":{t},"node":{node},"process":{p},"op_id":{p},"op":{{"f":"{f}","key":0,"value":{v}}}}}"#)
-        } else {
-            format!(r#"{{"ev":"complete","t":{t},"node":{node},"process":{p},"op_id":{p},"kind":"{kind}","value":{v}}}"#)
-        }
-    };
-    let lines = [
-        r#"{"ev":"start","t":0,"node":0}"#.to_string(),
-        op(0, 1, 0, "invoke", "write", "1"),
-        op(10, 1, 0, "ok", "write", "1"),
-        op(20, 2, 1, "invoke", "write", "2"),
-        op(30, 2, 1, "ok", "write", "2"),
-        op(40, 3, 2, "invoke", "read", "null"),
-        op(50, 3, 2, "ok", "read", "1"),
-    ];
-    let mut run = Run::from_jsonl(&lines.join("\n"), None).unwrap();
-    let history = history_of(&run);
-    let report = check_history(&Register::new(Value::Nil), &history, &CheckOptions::default()).unwrap();
-    Failure::from_linearizability(&report).into_iter().for_each(|f| run.mark_failure(f));
-    run
-}
-
-fn history_of(run: &Run) -> sim_core::History {
-    let mut h = sim_core::History::new();
-    for op in &run.operations {
-        let rec = |kind, value: &Value, t: u64| sim_core::Record {
-            process: op.process,
-            kind,
-            f: op.f.clone(),
-            key: op.key.clone(),
-            value: value.clone(),
-            time: sim_core::Time::from_nanos(t),
-            error: None,
-        };
-        h.push(rec(sim_core::RecordType::Invoke, &op.argument, op.invoked));
-        h.push(rec(op.kind, &op.result, op.completed.unwrap()));
-    }
-    h
 }

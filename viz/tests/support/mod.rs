@@ -3,7 +3,9 @@
 //! drops, duplicates, and every fault kind.
 #![allow(dead_code)]
 
+use orrery_viz::{Failure, Run};
 use serde::Serialize;
+use sim_core::check::{CheckOptions, check_history, models::Register};
 use sim_core::*;
 
 /// Relay: a server acknowledges each write and copies it to the other servers.
@@ -95,7 +97,11 @@ pub fn every_fault() -> FaultSchedule {
 /// trace kept in memory.
 pub fn relay_run(seed: u64, clients: usize, ops_per_client: usize, faults: FaultSchedule) -> RunReport {
     let ops = (0..clients)
-        .map(|c| (0..ops_per_client).map(|i| Op::new("write", (c * 1000 + i) as i64).on_key((i % 3) as i64)).collect())
+        .map(|c| {
+            (0..ops_per_client)
+                .map(|i| Op::new("write", (c * 1000 + i) as i64).on_key((i % 3) as i64))
+                .collect()
+        })
         .collect();
     let net = NetConfig {
         latency: Latency::Uniform { min: Duration::from_micros(500), max: Duration::from_millis(4) },
@@ -125,4 +131,68 @@ pub fn relay_run(seed: u64, clients: usize, ops_per_client: usize, faults: Fault
 pub fn count_events(trace: &str, kind: &str) -> usize {
     let needle = format!("{{\"ev\":\"{kind}\",");
     trace.lines().filter(|l| l.starts_with(&needle)).count()
+}
+
+/// A two-node trace whose message body, operation value and key carry `evil`.
+pub fn injection_trace(evil: &str) -> String {
+    let s = serde_json::to_string(evil).unwrap();
+    format!(
+        r#"{{"ev":"start","t":0,"node":0}}
+{{"ev":"start","t":0,"node":1}}
+{{"ev":"invoke","t":0,"node":1,"process":0,"op_id":0,"op":{{"f":"write","key":{s},"value":{s}}}}}
+{{"ev":"send","t":0,"mid":0,"from":1,"to":0,"msg":{{"Write":{s}}}}}
+{{"ev":"deliver","t":1000000,"mid":0,"from":1,"to":0}}
+{{"ev":"send","t":1000000,"mid":1,"from":0,"to":1,"msg":{{"Ack":{s}}}}}
+{{"ev":"deliver","t":2000000,"mid":1,"from":0,"to":1}}
+{{"ev":"complete","t":2000000,"node":1,"process":0,"op_id":0,"kind":"ok","value":{s}}}
+{{"ev":"end","t":2000000,"outcome":{s}}}
+"#
+    )
+}
+
+/// Writes 1 and 2 complete, then a read returns 1: not linearizable.
+pub fn stale_read_run() -> Run {
+    let op = |t: u64, node: u32, p: u64, kind: &str, f: &str, v: &str| {
+        if kind == "invoke" {
+            format!(
+                r#"{{"ev":"invoke","t":{t},"node":{node},"process":{p},"op_id":{p},"op":{{"f":"{f}","key":0,"value":{v}}}}}"#
+            )
+        } else {
+            format!(
+                r#"{{"ev":"complete","t":{t},"node":{node},"process":{p},"op_id":{p},"kind":"{kind}","value":{v}}}"#
+            )
+        }
+    };
+    let lines = [
+        r#"{"ev":"start","t":0,"node":0}"#.to_string(),
+        op(0, 1, 0, "invoke", "write", "1"),
+        op(10, 1, 0, "ok", "write", "1"),
+        op(20, 2, 1, "invoke", "write", "2"),
+        op(30, 2, 1, "ok", "write", "2"),
+        op(40, 3, 2, "invoke", "read", "null"),
+        op(50, 3, 2, "ok", "read", "1"),
+    ];
+    let mut run = Run::from_jsonl(&lines.join("\n"), None).unwrap();
+    let history = history_of(&run);
+    let report = check_history(&Register::new(Value::Nil), &history, &CheckOptions::default()).unwrap();
+    Failure::from_linearizability(&report).into_iter().for_each(|f| run.mark_failure(f));
+    run
+}
+
+fn history_of(run: &Run) -> History {
+    let mut h = History::new();
+    for op in &run.operations {
+        let rec = |kind, value: &Value, t: u64| Record {
+            process: op.process,
+            kind,
+            f: op.f.clone(),
+            key: op.key.clone(),
+            value: value.clone(),
+            time: Time::from_nanos(t),
+            error: None,
+        };
+        h.push(rec(RecordType::Invoke, &op.argument, op.invoked));
+        h.push(rec(op.kind, &op.result, op.completed.unwrap()));
+    }
+    h
 }
