@@ -266,8 +266,16 @@
     return Object.keys(seen).length > 1;
   })();
 
+  // The message's kind, for a label: an enum variant's name, as serde writes it.
+  function msgKind(body) {
+    if (typeof body === 'string') return body;
+    if (body && typeof body === 'object' && !Array.isArray(body)) { var k = Object.keys(body); if (k.length === 1) return k[0]; }
+    return '';
+  }
+  var LABELS_MAX = 160;
   function drawMessages(parent, items) {
     var g = el('g', { 'class': 'msgs' }, parent);
+    var labelled = items.length <= LABELS_MAX;
     items.forEach(function (i) {
       var m = msgs[i], from = laneOf[m.from], to = laneOf[m.to];
       if (!from || !to) return;
@@ -289,6 +297,9 @@
         var arrow = hot ? 'url(#arrow-hot)' : dup ? 'url(#arrow-dup)' : 'url(#arrow)';
         el('line', { 'class': dup ? 'dup' : '', x1: xs, y1: ys, x2: xa, y2: yt, 'marker-end': arrow }, mg);
         el('line', { 'class': 'msg-hit', x1: xs, y1: ys, x2: xa, y2: yt }, mg);
+        if (labelled && k === 0 && Math.abs(xa - xs) + Math.abs(yt - ys) > 60) {
+          el('text', { 'class': 'msg-label', x: xs + (xa - xs) * 0.3 + 3, y: ys + (yt - ys) * 0.3 }, mg, msgKind(m.body));
+        }
       });
     });
   }
@@ -308,7 +319,8 @@
       el('line', { x1: px, x2: px, y1: y0, y2: y1 }, fg);
       el('line', { 'class': 'msg-hit', x1: px, x2: px, y1: y0, y2: y1 }, fg);
       var ty = !l ? serversBottom - 4 : f.kind === 'storage-loss' ? l.top + l.h - 4 : l.top + 12;
-      el('text', { x: px + 3, y: ty }, fg, GLYPH[f.kind] || f.kind);
+      // A cut's shading already names it, and its right edge is the heal.
+      if (l) el('text', { x: px + 3, y: ty }, fg, GLYPH[f.kind] || f.kind);
     });
     return n;
   }
@@ -348,19 +360,22 @@
     var ms = $('metrics'), W = width, rowH = 62, rows = 3, H = rows * (rowH + 14) + 6;
     ms.setAttribute('width', W); ms.setAttribute('height', H); ms.setAttribute('viewBox', '0 0 ' + W + ' ' + H);
     while (ms.firstChild) ms.removeChild(ms.firstChild);
+    var clip = el('clipPath', { id: 'metrics-clip' }, el('defs', {}, ms));
+    el('rect', { x: LABEL_W, y: 0, width: plotW(), height: H }, clip);
     var win = metrics.window;
     $('window-size').textContent = 'per ' + fmtT(win) + ' window; red shading: partitions, grey: a server down';
     var shown = metrics.windows.filter(function (w) { return w.start + win >= view.t0 && w.start <= view.t1; });
     var titles = ['completed ops/s (ok, fail, info)', 'latency of ok ops (p50 blue, p99 red)', 'success rate (ok / completed)'];
     for (var r = 0; r < rows; r++) {
-      var top = 14 + r * (rowH + 14), g = el('g', {}, ms);
-      el('text', { 'class': 'chart-title', x: LABEL_W, y: top - 3 }, g, titles[r]);
+      var top = 14 + r * (rowH + 14), row = el('g', {}, ms);
+      el('text', { 'class': 'chart-title', x: LABEL_W, y: top - 3 }, row, titles[r]);
+      var g = el('g', { 'clip-path': 'url(#metrics-clip)' }, row);
       run.partitions.forEach(function (p) { shade(g, p.from, p.to, top, rowH, 'chart-shade'); });
       run.bands.forEach(function (b) { if (b.state === 'crashed') shade(g, b.from, b.to, top, rowH, 'chart-shade crashed'); });
       el('line', { x1: LABEL_W, x2: W - RIGHT_PAD, y1: top + rowH, y2: top + rowH, stroke: '#bbb' }, g);
       [throughput, latency, success][r](g, shown, top, rowH, win);
       if (!shown.some(function (w) { return w.ok + w.fail + w.info > 0; })) {
-        el('text', { x: LABEL_W + 8, y: top + rowH / 2, fill: '#888' }, g, 'no operation completed in this part of the run');
+        el('text', { x: LABEL_W + 8, y: top + rowH / 2, fill: '#888' }, row, 'no operation completed in this part of the run');
       }
     }
   }
@@ -369,7 +384,7 @@
     var x0 = Math.max(LABEL_W, x(from)), x1 = Math.min(width - RIGHT_PAD, x(to));
     el('rect', { 'class': cls, x: x0, y: top, width: Math.max(1, x1 - x0), height: h }, g);
   }
-  function axisLabel(g, top, h, text) { el('text', { x: LABEL_W - 4, y: top + 9, 'text-anchor': 'end', fill: '#666' }, g, text); }
+  function axisLabel(g, top, h, text) { el('text', { x: LABEL_W - 4, y: top + 9, 'text-anchor': 'end', fill: '#666' }, g.parentNode, text); }
   function throughput(g, shown, top, h, win) {
     var max = 1;
     shown.forEach(function (w) { max = Math.max(max, w.ok + w.fail + w.info); });
@@ -383,22 +398,33 @@
     });
   }
   function latency(g, shown, top, h, win) {
-    var max = 1;
+    var max = 0;
     shown.forEach(function (w) { if (w.p99 !== null) max = Math.max(max, w.p99); });
+    if (max === 0) return;
     axisLabel(g, top, h, fmtShort(max));
     ['p50', 'p99'].forEach(function (k) {
-      var pts = shown.filter(function (w) { return w[k] !== null; })
-        .map(function (w) { return x(w.start + win / 2).toFixed(1) + ',' + (top + h - w[k] / max * h).toFixed(1); });
-      if (pts.length) el('polyline', { 'class': 'line-' + k, points: pts.join(' '), 'clip-path': 'url(#plot-clip)' }, g);
+      steps(g, 'line-' + k, shown, win, function (w) { return w[k] === null ? null : top + h - w[k] / max * h; });
     });
+  }
+  // One level per window, joined only between neighbouring windows that both
+  // have a value: a gap (no completed operation) stays a gap.
+  function steps(g, cls, shown, win, level) {
+    var d = '', last = null;
+    shown.forEach(function (w) {
+      var yv = level(w);
+      if (yv === null) { last = null; return; }
+      var x0 = x(w.start).toFixed(1), x1 = x(w.start + win).toFixed(1), yy = yv.toFixed(1);
+      d += (last === w.start ? 'L' : 'M') + x0 + ',' + yy + 'L' + x1 + ',' + yy;
+      last = w.start + win;
+    });
+    if (d) el('path', { 'class': cls, d: d }, g);
   }
   function success(g, shown, top, h, win) {
     axisLabel(g, top, h, '100%');
-    var pts = shown.filter(function (w) { return w.ok + w.fail + w.info > 0; }).map(function (w) {
-      var rate = w.ok / (w.ok + w.fail + w.info);
-      return x(w.start + win / 2).toFixed(1) + ',' + (top + h - rate * h).toFixed(1);
+    steps(g, 'line-rate', shown, win, function (w) {
+      var n = w.ok + w.fail + w.info;
+      return n === 0 ? null : top + h - w.ok / n * h;
     });
-    if (pts.length) el('polyline', { 'class': 'line-rate', points: pts.join(' ') }, g);
   }
 
   function drawLoad() {
@@ -406,14 +432,14 @@
     ls.setAttribute('height', H); ls.setAttribute('viewBox', '0 0 ' + W + ' ' + H);
     var max = 1;
     metrics.load.forEach(function (l) { max = Math.max(max, l.sent, l.received + l.dropped); });
-    var barW = W - 130;
+    var barW = W - 175;
     metrics.load.forEach(function (l, i) {
       var top = i * rowH + 4, g = el('g', {}, ls);
       el('text', { x: 0, y: top + 10 }, g, nodeName(l.node));
       el('rect', { 'class': 'load-sent', x: 30, y: top, width: l.sent / max * barW, height: 6 }, g);
       el('rect', { 'class': 'load-received', x: 30, y: top + 6, width: l.received / max * barW, height: 6 }, g);
       el('rect', { 'class': 'load-dropped', x: 30 + l.received / max * barW, y: top + 6, width: l.dropped / max * barW, height: 6 }, g);
-      el('text', { x: W - 96, y: top + 10, fill: '#555' }, g, l.sent + ' out / ' + l.received + ' in' + (l.dropped ? ' / ' + l.dropped + ' lost' : ''));
+      el('text', { x: W - 140, y: top + 10, fill: '#555' }, g, l.sent + ' out · ' + l.received + ' in' + (l.dropped ? ' · ' + l.dropped + ' lost' : ''));
     });
     el('text', { x: 0, y: H - 4, fill: '#666' }, ls, 'light: sent · dark: received · red: dropped on the way in');
   }
@@ -559,6 +585,17 @@
     var c = at === undefined ? (view.t0 + view.t1) / 2 : at;
     setView(c - (c - view.t0) * factor, c + (view.t1 - c) * factor);
   }
+  // The page's address can name a view: #view=T0,T1 (ns), #node=ID, #key=K,
+  // #jump (to the failure), joined with '&'. A link then opens what it shows.
+  function applyHash() {
+    location.hash.replace(/^#/, '').split('&').forEach(function (part) {
+      var kv = part.split('='), k = decodeURIComponent(kv[0]), v = decodeURIComponent(kv.slice(1).join('='));
+      if (k === 'view') { var t = v.split(',').map(Number); if (t.length === 2 && t[0] < t[1]) { opening = ''; setView(t[0], t[1]); } }
+      else if (k === 'node' || k === 'key') setFilter(k, v);
+      else if (k === 'jump') { opening = ''; jump(); }
+    });
+  }
+
   function jump() {
     var f = run.failures[0];
     if (!f) return;
@@ -667,6 +704,7 @@
   header();
   drawLoad();
   openingView();
+  applyHash();
   draw();
   setStatus({
     'total-messages': msgs.length, 'total-operations': ops.length, 'total-faults': run.faults.length,

@@ -204,26 +204,67 @@ fn operations(out: &mut String, run: &Run, scale: &Scale, lanes: &Lanes) {
             _ => "info",
         };
         let (x0, x1) = (scale.x(op.invoked), scale.x(end));
-        let title = format!("{} {} {} -> {} {}", op.process, op.f, op.argument, kind, op.result);
+        let label = op_label(op);
+        let width = (x1 - x0).max(2.0);
         let _ = write!(
             out,
-            "<rect class=\"op {kind}{}\" x=\"{x0:.1}\" y=\"{:.1}\" width=\"{:.1}\" height=\"18\" rx=\"2\"><title>{}</title></rect>",
+            "<rect class=\"op {kind}{}\" x=\"{x0:.1}\" y=\"{:.1}\" width=\"{width:.1}\" height=\"18\" rx=\"2\"><title>p{} {}</title></rect>",
             role(op.index),
             top + 18.0,
-            (x1 - x0).max(2.0),
-            escape_text(&title)
+            op.process,
+            escape_text(&label)
         );
+        let chars = ((width - 4.0) / 6.2) as usize;
+        if chars >= 4 {
+            let shown: String = if label.chars().count() > chars {
+                label.chars().take(chars - 1).chain(std::iter::once('…')).collect()
+            } else {
+                label
+            };
+            let _ = write!(
+                out,
+                "<text x=\"{:.1}\" y=\"{:.1}\">{}</text>",
+                x0 + 3.0,
+                top + 31.0,
+                escape_text(&shown)
+            );
+        }
     }
 }
 
+/// Up to this many messages in the picture are labelled with their kind.
+const LABELS_MAX: usize = 160;
+
+/// `write 3 ✓`, `read → 3`, `cas [1 2] ✗ fail`, `read ? timeout`, as the page writes them.
+fn op_label(op: &crate::run::Operation) -> String {
+    let mut s = op.f.clone();
+    if !op.argument.is_nil() {
+        s.push_str(&format!(" {}", op.argument));
+    }
+    match op.kind {
+        RecordType::Ok if !op.result.is_nil() && op.f != "write" => s.push_str(&format!(" → {}", op.result)),
+        RecordType::Ok => s.push_str(" ✓"),
+        RecordType::Fail => s.push_str(" ✗ fail"),
+        _ if op.completed.is_none() => s.push_str(" ? pending"),
+        _ => s.push_str(" ? timeout"),
+    }
+    s
+}
+
 fn messages(out: &mut String, run: &Run, scale: &Scale, lanes: &Lanes) {
-    for m in &run.messages {
-        let end = m.arrivals.iter().map(|a| a.t).max().unwrap_or(m.sent);
-        if !scale.contains(m.sent, end) {
-            continue;
-        }
+    let end_of = |m: &crate::run::Message| m.arrivals.iter().map(|a| a.t).max().unwrap_or(m.sent);
+    let shown: Vec<_> = run.messages.iter().filter(|m| scale.contains(m.sent, end_of(m))).collect();
+    let labelled = shown.len() <= LABELS_MAX;
+    for m in shown {
         let (Some(ys), Some(yt)) = (lanes.msg_y(m.from), lanes.msg_y(m.to)) else { continue };
         let xs = scale.x(m.sent);
+        if m.arrivals.is_empty() {
+            let (xe, ye) = (xs + 18.0, ys + (yt - ys) * 0.3);
+            let _ = write!(
+                out,
+                "<line class=\"msg\" stroke-dasharray=\"1 3\" x1=\"{xs:.1}\" y1=\"{ys:.1}\" x2=\"{xe:.1}\" y2=\"{ye:.1}\"/>"
+            );
+        }
         for (k, a) in m.arrivals.iter().enumerate() {
             let (class, xe, ye) = match (&a.dropped, a.t == m.sent) {
                 (Some(_), true) => ("msg drop", xs + 12.0, ys + (yt - ys) * 0.45),
@@ -235,6 +276,14 @@ fn messages(out: &mut String, run: &Run, scale: &Scale, lanes: &Lanes) {
                 out,
                 "<line class=\"{class}\" x1=\"{xs:.1}\" y1=\"{ys:.1}\" x2=\"{xe:.1}\" y2=\"{ye:.1}\"/>"
             );
+            if labelled && k == 0 && a.dropped.is_none() && (xe - xs).abs() + (ye - ys).abs() > 60.0 {
+                let (lx, ly) = (xs + (xe - xs) * 0.3 + 3.0, ys + (ye - ys) * 0.3);
+                let kind = escape_text(&message_kind(&m.body));
+                let _ = write!(
+                    out,
+                    "<text x=\"{lx:.1}\" y=\"{ly:.1}\" font-size=\"10\" fill=\"#37474f\">{kind}</text>"
+                );
+            }
             if a.dropped.is_some() {
                 let _ = write!(
                     out,
@@ -244,6 +293,15 @@ fn messages(out: &mut String, run: &Run, scale: &Scale, lanes: &Lanes) {
                 );
             }
         }
+    }
+}
+
+/// A message's kind for its label: the enum variant's name as serde writes it.
+fn message_kind(body: &serde_json::Value) -> String {
+    match body {
+        serde_json::Value::String(s) => s.clone(),
+        serde_json::Value::Object(map) if map.len() == 1 => map.keys().next().cloned().unwrap_or_default(),
+        _ => String::new(),
     }
 }
 
@@ -259,7 +317,7 @@ fn faults(out: &mut String, run: &Run, scale: &Scale, lanes: &Lanes) {
             "<line class=\"fault\" x1=\"{x:.1}\" x2=\"{x:.1}\" y1=\"{y0:.1}\" y2=\"{y1:.1}\"><title>{}</title></line><text x=\"{:.1}\" y=\"{:.1}\">{}</text>",
             escape_text(&f.text),
             x + 3.0,
-            y0 + 10.0,
+            if f.node.is_some() { y0 + 10.0 } else { y1 - 4.0 },
             escape_text(&f.kind)
         );
     }
@@ -269,12 +327,12 @@ fn faults(out: &mut String, run: &Run, scale: &Scale, lanes: &Lanes) {
         });
         let Some(at) = at.filter(|&t| scale.contains(t, t)) else { continue };
         let x = scale.x(at);
+        let (anchor, lx) = if x > WIDTH - 320.0 { ("end", x - 4.0) } else { ("start", x + 4.0) };
         let _ = write!(
             out,
-            "<line class=\"failure\" x1=\"{x:.1}\" x2=\"{x:.1}\" y1=\"{:.1}\" y2=\"{:.1}\"/><text class=\"ftext\" x=\"{:.1}\" y=\"{:.1}\">x {}</text>",
+            "<line class=\"failure\" x1=\"{x:.1}\" x2=\"{x:.1}\" y1=\"{:.1}\" y2=\"{:.1}\"/><text class=\"ftext\" text-anchor=\"{anchor}\" x=\"{lx:.1}\" y=\"{:.1}\">&#x2717; {}</text>",
             4.0,
             lanes.bottom,
-            x + 4.0,
             13.0,
             escape_text(&failure.check)
         );

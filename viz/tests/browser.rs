@@ -85,6 +85,15 @@ impl Drawn {
     }
 }
 
+/// Opens an already written page at `#fragment` and returns what it drew.
+fn open_at(exe: &Path, name: &str, fragment: &str) -> Drawn {
+    let page = Path::new(OUT).join(format!("viz-{name}.html"));
+    let url = format!("{}#{fragment}", page.display());
+    let drawn = Drawn { dom: chromium(exe, Path::new(&url), &["--dump-dom"]) };
+    assert_eq!(drawn.status("errors"), "0", "errors in the page: {}", drawn.errors());
+    drawn
+}
+
 /// Writes `run`'s page, opens it, saves a screenshot, and checks there were no errors.
 fn open(exe: &Path, name: &str, run: &Run) -> Drawn {
     let page = Path::new(OUT).join(format!("viz-{name}.html"));
@@ -217,4 +226,54 @@ fn a_100k_event_run_opens_capped_on_a_window_around_the_failure() {
     eprintln!("100k-event page ({events} events, {} bytes): opened and drawn in {ms} ms", html(&run).len());
     // The goal is 2 s on a free core; the bound is loose because test runs share the machine.
     assert!(ms < 8000.0, "opening took {ms} ms");
+}
+
+#[test]
+fn filters_and_jump_redraw_what_they_select() {
+    let Some(exe) = browser() else { return };
+    let (trace, history) = fixture("raft-figure-8-seed55");
+    let run = Run::from_jsonl(&trace, Some(&history)).unwrap();
+    let page = Path::new(OUT).join("viz-figure-8-filters.html");
+    std::fs::write(&page, html(&run)).unwrap();
+    let sends: Vec<serde_json::Value> = trace
+        .lines()
+        .filter(|l| l.starts_with("{\"ev\":\"send\""))
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    let touching_n0 = sends.iter().filter(|e| e["from"] == 0 || e["to"] == 0).count();
+    let by_node = open_at(&exe, "figure-8-filters", "node=0");
+    assert_eq!(by_node.number("messages"), touching_n0, "messages to or from n0");
+    assert_eq!(by_node.number("operations"), 0, "n0 is a server: no operations");
+
+    let invokes_on_key_1 =
+        history.lines().filter(|l| l.contains("\"type\":\"invoke\"") && l.contains("\"key\":1,")).count();
+    assert!(invokes_on_key_1 > 0);
+    let by_key = open_at(&exe, "figure-8-filters", "key=1");
+    assert_eq!(by_key.number("operations"), invokes_on_key_1, "operations on key 1");
+
+    let jumped = open_at(&exe, "figure-8-filters", "jump");
+    let (t0, t1): (u64, u64) =
+        (jumped.status("view-t0").parse().unwrap(), jumped.status("view-t1").parse().unwrap());
+    let at = run.failures[0].at.unwrap();
+    assert!(t0 <= at && at <= t1, "the failure at {at} is in view [{t0}, {t1}]");
+    assert!(t1 - t0 < run.end / 4, "jumping zooms in: [{t0}, {t1}] of {}", run.end);
+    assert_eq!(jumped.number("failures"), 1);
+
+    let zoomed = open_at(&exe, "figure-8-filters", "view=1000000000,1200000000");
+    // A message's last moment: its latest deliver or drop, read from the trace text.
+    let mut last = std::collections::BTreeMap::new();
+    for e in trace.lines().map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap()) {
+        if e["ev"] == "deliver" || e["ev"] == "drop" {
+            let t = e["t"].as_u64().unwrap();
+            last.entry(e["mid"].as_u64().unwrap()).and_modify(|v: &mut u64| *v = t.max(*v)).or_insert(t);
+        }
+    }
+    let in_window = sends
+        .iter()
+        .map(|e| (e["t"].as_u64().unwrap(), e["mid"].as_u64().unwrap()))
+        .filter(|&(sent, mid)| {
+            sent <= 1_200_000_000 && last.get(&mid).copied().unwrap_or(sent) >= 1_000_000_000
+        })
+        .count();
+    assert_eq!(zoomed.number("messages"), in_window, "messages overlapping [1s, 1.2s]");
 }
