@@ -5,7 +5,9 @@
 //! ```
 //! For each run it prints the page's own figure (`#status[data-render-ms]`:
 //! milliseconds from navigation start to the end of the first draw, read from
-//! the DOM) and the wall time of the whole browser process (start-up included).
+//! the DOM), and the wall time of a headless screenshot of the page (which
+//! waits for layout and paint) next to that of an empty run's page, so the
+//! difference is the cost of this run's page without the browser's start-up.
 //! Chromium is `$ORRERY_CHROMIUM` or `chromium` on the PATH.
 
 use std::process::{Command, ExitCode};
@@ -51,32 +53,49 @@ fn measure(args: Vec<String>) -> Result<(), String> {
         page.len()
     );
     let exe = std::env::var("ORRERY_CHROMIUM").unwrap_or_else(|_| "chromium".into());
+    let empty = out.with_extension("empty.html");
+    std::fs::write(&empty, html(&Run::default())).map_err(|e| e.to_string())?;
+    let png = out.with_extension("png");
     for i in 0..runs {
-        let (dom, wall_ms) = open(&exe, &out, i)?;
+        let (dom, _) = open(&exe, &out, i, "--dump-dom")?;
         let status = attr(&dom, "render-ms").ok_or("no #status[data-render-ms] in the DOM")?;
         let drawn = attr(&dom, "messages").unwrap_or_default();
         let errors = attr(&dom, "errors").unwrap_or_default();
+        let shot = format!("--screenshot={}", png.display());
+        let (_, page_ms) = open(&exe, &out, i, &shot)?;
+        let (_, empty_ms) = open(&exe, &empty, i, &shot)?;
         println!(
-            "run {i}: page render-ms {status}, browser process {wall_ms:.0} ms, messages drawn {drawn}, errors {errors}"
+            "run {i}: page render-ms {status}; screenshot {page_ms:.0} ms vs empty page {empty_ms:.0} ms \
+             (+{:.0} ms); messages drawn {drawn}, errors {errors}",
+            page_ms - empty_ms
         );
     }
     Ok(())
 }
 
-/// Opens the page in headless Chromium with a fresh profile; the DOM and the wall time.
+/// Runs headless Chromium on the page with a fresh profile and `mode`; its stdout and wall time.
 #[allow(clippy::disallowed_methods, reason = "measures the browser on the wall clock, not the simulation")]
-fn open(exe: &str, page: &std::path::Path, i: usize) -> Result<(String, f64), String> {
+fn open(exe: &str, page: &std::path::Path, i: usize, mode: &str) -> Result<(String, f64), String> {
     let profile = std::env::temp_dir().join(format!("orrery-open-time-{}-{i}", std::process::id()));
     let started = std::time::Instant::now();
     let output = Command::new(exe)
         .args(["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"])
-        .args(["--disable-component-update", "--disable-sync", "--no-first-run", "--dump-dom"])
+        .args([
+            "--disable-component-update",
+            "--disable-sync",
+            "--no-first-run",
+            "--window-size=1400,900",
+            mode,
+        ])
         .arg(format!("--user-data-dir={}", profile.display()))
         .arg(format!("file://{}", page.display()))
         .output()
         .map_err(|e| format!("{exe}: {e}"))?;
     let wall = started.elapsed().as_secs_f64() * 1000.0;
     let _ = std::fs::remove_dir_all(&profile);
+    if !output.status.success() {
+        return Err(format!("{exe} failed: {}", String::from_utf8_lossy(&output.stderr)));
+    }
     Ok((String::from_utf8_lossy(&output.stdout).into_owned(), wall))
 }
 

@@ -99,7 +99,7 @@
   }
 
   // Indexes of items overlapping [t0, t1] that pass the filters, at most
-  // `cap`, taken around the middle of the view when there are more.
+  // `cap`: when there are more, every k-th, so the density still shows.
   function visible(count, starts, ends, passes, cap) {
     var found = [];
     for (var i = 0; i < count; i++) {
@@ -107,14 +107,9 @@
       if (s > view.t1) break;
       if (ends[i] >= view.t0 && passes(i)) found.push(i);
     }
-    var total = found.length;
-    if (total > cap) {
-      var mid = (view.t0 + view.t1) / 2, at = 0;
-      while (at < found.length && starts(found[at]) < mid) at++;
-      var from = Math.max(0, Math.min(found.length - cap, at - cap / 2));
-      found = found.slice(from, from + cap);
-    }
-    return { items: found, total: total };
+    var total = found.length, every = Math.ceil(total / cap);
+    if (every > 1) found = found.filter(function (_, k) { return k % every === 0; });
+    return { items: found, total: total, every: every };
   }
 
   // ---- drawing ---------------------------------------------------------------
@@ -346,11 +341,12 @@
     return n;
   }
 
+  function ordinal(n) { return n + (n % 10 === 2 && n % 100 !== 12 ? 'nd' : n % 10 === 3 && n % 100 !== 13 ? 'rd' : n % 10 === 1 && n % 100 !== 11 ? 'st' : 'th'); }
   function notice(m, o) {
     var box = $('notice'), parts = [];
     if (opening) parts.push(opening);
-    if (m.total > m.items.length) parts.push(m.total + ' messages are in view; drawing the ' + m.items.length + ' nearest the middle. Zoom in to see every one.');
-    if (o.total > o.items.length) parts.push(o.total + ' operations are in view; drawing ' + o.items.length + '. Zoom in to see every one.');
+    if (m.every > 1) parts.push(m.total + ' messages are in view, more than ' + MSG_CAP + ': drawing every ' + ordinal(m.every) + ' (' + m.items.length + '). Zoom in to see every one.');
+    if (o.every > 1) parts.push(o.total + ' operations are in view, more than ' + OP_CAP + ': drawing every ' + ordinal(o.every) + ' (' + o.items.length + '). Zoom in to see every one.');
     box.textContent = parts.join(' ');
     box.hidden = parts.length === 0;
   }

@@ -226,6 +226,15 @@ fn a_100k_event_run_opens_capped_on_a_window_around_the_failure() {
     eprintln!("100k-event page ({events} events, {} bytes): opened and drawn in {ms} ms", html(&run).len());
     // The goal is 2 s on a free core; the bound is loose because test runs share the machine.
     assert!(ms < 8000.0, "opening took {ms} ms");
+
+    let whole = open_at(&exe, "100k", &format!("view=0,{}", run.end));
+    let (in_view, drawn) = (whole.number("messages-in-view"), whole.number("messages"));
+    assert_eq!(in_view, count_events(&trace, "send"), "the whole run is in view");
+    let every = in_view.div_ceil(3000);
+    assert_eq!(drawn, in_view.div_ceil(every), "every {every}th of {in_view} messages");
+    assert_eq!(whole.elements("msg"), drawn);
+    assert_eq!(whole.status("capped"), "true");
+    assert!(whole.dom.contains("more than 3000: drawing every"), "the page says it thins the messages");
 }
 
 #[test]
