@@ -47,5 +47,5 @@ pub use error::VizError;
 pub use failure::Failure;
 pub use html::html;
 pub use metrics::{Metrics, NodeLoad, Window, metrics};
-pub use run::{Arrival, Band, FaultMark, Lane, Message, Operation, Partition, Role, Run};
+pub use run::{Arrival, Band, FaultMark, Lane, Message, Operation, Partition, Role, Run, TimerFiring};
 pub use svg::{SVG_MESSAGES_MAX, svg};

@@ -5,6 +5,7 @@
 (function () {
   'use strict';
   var MSG_CAP = 3000;
+  var TIMER_CAP = 3000;
   var OP_CAP = 2000;
   var LABEL_W = 64, RIGHT_PAD = 14, AXIS_H = 40;
   var SERVER_H = 46, CLIENT_H = 40;
@@ -130,26 +131,41 @@
     counts.bands = drawBands(plot);
     var o = visible(ops.length, opStartFn, opEnd, opPasses, OP_CAP);
     drawOps(plot, o.items);
+    var tm = visible(timers.length, timerAt, timerAtArr, timerPasses, TIMER_CAP);
+    drawTimers(plot, tm.items);
     var m = visible(msgs.length, msgStartFn, msgEnd, msgPasses, MSG_CAP);
     drawMessages(plot, m.items);
     counts.faults = drawFaults(plot);
     counts.failures = drawFailures(plot);
     frag.appendChild(plot);
     svg.appendChild(frag);
-    notice(m, o);
+    notice(m, o, tm);
     $('range').textContent = 'view ' + fmtT(Math.max(0, view.t0)) + ' – ' + fmtT(view.t1) + ' of ' + fmtT(run.end) +
       ' · drawn: ' + m.items.length + ' messages, ' + o.items.length + ' operations';
     drawMetrics();
     setStatus({
-      messages: m.items.length, operations: o.items.length, faults: counts.faults,
+      messages: m.items.length, operations: o.items.length, faults: counts.faults, timers: tm.items.length,
       partitions: counts.partitions, bands: counts.bands, failures: counts.failures,
       'messages-in-view': m.total, 'operations-in-view': o.total,
-      capped: m.total > m.items.length || o.total > o.items.length ? 'true' : 'false',
+      capped: m.every > 1 || o.every > 1 || tm.every > 1 ? 'true' : 'false',
       'view-t0': Math.round(view.t0), 'view-t1': Math.round(view.t1),
       'draw-ms': (performance.now() - started).toFixed(1)
     });
   }
   function msgStartFn(i) { return msgs[i].sent; }
+  var timers = run.timers;
+  var timerAtArr = timers.map(function (tf) { return tf.t; });
+  function timerAt(i) { return timers[i].t; }
+  function timerPasses(i) { return filter.node === '' || String(timers[i].node) === filter.node; }
+  function drawTimers(parent, items) {
+    var g = el('g', { 'class': 'timers' }, parent);
+    items.forEach(function (i) {
+      var tf = timers[i], l = laneOf[tf.node];
+      if (!l) return;
+      var px = x(tf.t), yb = l.node.role === 'server' ? l.top + l.h - 3 : l.top + 16;
+      el('line', { 'class': 'timer', x1: px, x2: px, y1: yb - 6, y2: yb, 'data-ref': 't:' + i, 'data-kind': 'timer' }, g);
+    });
+  }
   function opStartFn(i) { return ops[i].invoked; }
 
   function setStatus(values) {
@@ -278,7 +294,9 @@
       var mg = el('g', { 'class': 'msg' + (hot ? ' pinned' : ''), 'data-ref': 'm:' + i, 'data-kind': 'msg' }, g);
       var xs = x(m.sent), ys = from.msgY, yt = to.msgY;
       if (m.arrivals.length === 0) {
-        el('line', { 'class': 'inflight', x1: xs, y1: ys, x2: xs + 18, y2: ys + (yt - ys) * 0.3 }, mg);
+        el('line', { 'class': 'inflight', x1: xs, y1: ys, x2: xs + 24, y2: ys + (yt - ys) * 0.6, 'marker-end': 'url(#arrow)' }, mg);
+        el('line', { 'class': 'msg-hit', x1: xs, y1: ys, x2: xs + 24, y2: ys + (yt - ys) * 0.6 }, mg);
+        if (labelled) el('text', { 'class': 'msg-label', x: xs + 26, y: ys + (yt - ys) * 0.6 }, mg, msgKind(m.body) + ' (in flight)');
       }
       m.arrivals.forEach(function (a, k) {
         var xa = x(a.t);
@@ -342,11 +360,12 @@
   }
 
   function ordinal(n) { return n + (n % 10 === 2 && n % 100 !== 12 ? 'nd' : n % 10 === 3 && n % 100 !== 13 ? 'rd' : n % 10 === 1 && n % 100 !== 11 ? 'st' : 'th'); }
-  function notice(m, o) {
+  function notice(m, o, tm) {
     var box = $('notice'), parts = [];
     if (opening) parts.push(opening);
     if (m.every > 1) parts.push(m.total + ' messages are in view, more than ' + MSG_CAP + ': drawing every ' + ordinal(m.every) + ' (' + m.items.length + '). Zoom in to see every one.');
     if (o.every > 1) parts.push(o.total + ' operations are in view, more than ' + OP_CAP + ': drawing every ' + ordinal(o.every) + ' (' + o.items.length + '). Zoom in to see every one.');
+    if (tm.every > 1) parts.push('Timer ticks: every ' + ordinal(tm.every) + ' of ' + tm.total + '.');
     box.textContent = parts.join(' ');
     box.hidden = parts.length === 0;
   }
@@ -446,7 +465,7 @@
     var meta = [];
     if (run.seed !== null) meta.push('seed ' + run.seed);
     meta.push(fmtT(run.end) + ' virtual', run.events + ' events', msgs.length + ' messages', ops.length + ' operations',
-      run.faults.length + ' faults', run.timers + ' timer firings (not drawn)');
+      run.faults.length + ' faults', run.timers.length + ' timer firings');
     run.metadata.forEach(function (kv) { meta.push(kv[0] + ' ' + kv[1]); });
     $('meta').textContent = meta.join(' · ');
     var v = $('verdict');
@@ -482,7 +501,7 @@
   function legend() {
     var items = [['#546e7a', 'message delivered'], ['#d32f2f', 'dropped (✕ where)'], ['#6a1b9a', 'duplicate copy'],
       ['#a5d6a7', 'op ok'], ['#ef9a9a', 'op fail'], ['#ffe0b2', 'op info (unknown)'], ['rgba(229,57,53,0.25)', 'partition'],
-      ['#37474f', 'crashed'], ['#ffb300', 'paused'], ['#ce93d8', 'slow'], ['#80deea', 'clock offset'], ['#1565c0', 'linearizable prefix (#order)']];
+      ['#37474f', 'crashed'], ['#ffb300', 'paused'], ['#ce93d8', 'slow'], ['#80deea', 'clock offset'], ['#1565c0', 'linearizable prefix (#order)'], ['#78909c', 'timer fired (tick)'], ['#90a4ae', 'in flight at the end (dashed)']];
     var box = $('legend');
     items.forEach(function (it) {
       var s = document.createElement('span'), i = document.createElement('i');
@@ -550,6 +569,7 @@
       return { head: 'operation ' + o.index + ': ' + opText(o) + (mk ? '\n' + mk.role + (mk.order ? ' #' + mk.order : '') : ''),
         body: { f: o.f, key: o.key, argument: o.argument, type: o.kind, result: o.result, process: o.process } };
     }
+    if (kind === 't') { var tf = timers[i]; return { head: 'timer fired at ' + nodeName(tf.node) + ', ' + fmtT(tf.t), body: tf.body }; }
     if (kind === 'f') { var f = run.faults[i]; return { head: fmtT(f.t) + ': ' + f.text, body: f.body }; }
     if (kind === 'p') { var p = run.partitions[i]; return { head: 'partition ' + p.text + ' from ' + fmtT(p.from) + ' to ' + fmtT(p.to), body: p.groups }; }
     if (kind === 'b') { var b = run.bands[i]; return { head: b.label + ' from ' + fmtT(b.from) + ' to ' + fmtT(b.to), body: b }; }
@@ -582,14 +602,22 @@
     setView(c - (c - view.t0) * factor, c + (view.t1 - c) * factor);
   }
   // The page's address can name a view: #view=T0,T1 (ns), #node=ID, #key=K,
-  // #jump (to the failure), joined with '&'. A link then opens what it shows.
+  // #to-failure, joined with '&'. A link then opens what it shows.
   function applyHash() {
     location.hash.replace(/^#/, '').split('&').forEach(function (part) {
       var kv = part.split('='), k = decodeURIComponent(kv[0]), v = decodeURIComponent(kv.slice(1).join('='));
       if (k === 'view') { var t = v.split(',').map(Number); if (t.length === 2 && t[0] < t[1]) { opening = ''; setView(t[0], t[1]); } }
       else if (k === 'node' || k === 'key') setFilter(k, v);
-      else if (k === 'jump') { opening = ''; jump(); }
+      else if (k === 'to-failure') { opening = ''; jump(); }
     });
+  }
+
+  var JUMP_CONTEXT = 40;
+  // The index of the first message sent at or after t.
+  function bisectSent(t) {
+    var lo = 0, hi = msgs.length;
+    while (lo < hi) { var mid = (lo + hi) >> 1; if (msgs[mid].sent < t) lo = mid + 1; else hi = mid; }
+    return lo;
   }
 
   function jump() {
@@ -599,11 +627,14 @@
     var items = f.blocked !== null ? [f.blocked].concat(f.pending) : [];
     var t0 = t, t1 = t;
     items.forEach(function (i) { if (ops[i]) { t0 = Math.min(t0, ops[i].invoked); t1 = Math.max(t1, opEnd[i]); } });
-    var pad = Math.max((t1 - t0) * 0.6, END * 0.02);
+    // Show what led up to it too: the last JUMP_CONTEXT messages sent before it.
+    var before = bisectSent(t0);
+    if (before > 0) t0 = Math.min(t0, msgs[Math.max(0, before - JUMP_CONTEXT)].sent);
+    var pad = Math.max((t1 - t0) * 0.15, END * 0.01);
     setView(t0 - pad, t1 + pad);
     requestAnimationFrame(function () {
       var g = document.getElementById('failure-0');
-      if (g) { g.classList.add('flash'); g.scrollIntoView({ block: 'nearest' }); }
+      if (g) g.classList.add('flash');
     });
   }
 
@@ -687,8 +718,7 @@
     if (msgs.length <= MSG_CAP && ops.length <= OP_CAP) return;
     var f = run.failures[0], t = f ? failureAt(f) : null;
     if (t === null) t = END / 2;
-    var lo = 0, hi = msgs.length;
-    while (lo < hi) { var mid = (lo + hi) >> 1; if (msgs[mid].sent < t) lo = mid + 1; else hi = mid; }
+    var lo = bisectSent(t);
     var i0 = Math.max(0, lo - MSG_CAP / 2), i1 = Math.min(msgs.length - 1, i0 + MSG_CAP * 0.8);
     var t0 = msgs.length ? Math.min(msgs[i0].sent, t) : 0, t1 = msgs.length ? Math.max(msgs[i1].sent, t) : END;
     view.t0 = t0 - (t1 - t0) * 0.02; view.t1 = t1 + (t1 - t0) * 0.02;
@@ -703,7 +733,7 @@
   applyHash();
   draw();
   setStatus({
-    'total-messages': msgs.length, 'total-operations': ops.length, 'total-faults': run.faults.length,
+    'total-messages': msgs.length, 'total-operations': ops.length, 'total-faults': run.faults.length, 'total-timers': timers.length,
     'render-ms': performance.now().toFixed(0)
   });
 })();

@@ -8,7 +8,7 @@ use sim_core::{Fault, History, Record, RecordType, Value};
 
 use crate::error::VizError;
 use crate::failure::Failure;
-use crate::run::{Lane, Message, Operation, Role, Run};
+use crate::run::{Lane, Message, Operation, Role, Run, TimerFiring};
 use crate::state;
 
 /// One trace line, as `sim_core::TraceEvent` serializes it.
@@ -21,7 +21,7 @@ enum Line {
     Drop { t: u64, mid: u64, reason: String },
     Duplicate { t: u64, mid: u64 },
     Defer { t: u64, node: u32 },
-    Timer { t: u64 },
+    Timer { t: u64, node: u32, timer: serde_json::Value },
     Fault { t: u64, fault: serde_json::Value },
     StorageLoss { t: u64, node: u32, lost_writes: u64, torn_key: Option<String> },
     Invoke { t: u64, node: u32, process: u64, op: InvokedOp },
@@ -120,7 +120,7 @@ impl Reader {
             }
             Line::Duplicate { mid, .. } => self.message(line, mid)?.duplicated = true,
             Line::Defer { node, .. } => *self.deferred.entry(node).or_default() += 1,
-            Line::Timer { .. } => self.run.timers += 1,
+            Line::Timer { node, timer, .. } => self.run.timers.push(TimerFiring { t, node, body: timer }),
             Line::Fault { fault, .. } => self.fault(line, t, fault)?,
             Line::StorageLoss { node, lost_writes, torn_key, .. } => {
                 let torn = torn_key.map_or(String::new(), |k| format!(", tore key {k}"));
@@ -259,7 +259,8 @@ mod tests {
         assert_eq!(run.faults.len(), 1);
         assert_eq!(run.bands.len(), 1);
         assert_eq!((run.bands[0].state.as_str(), run.bands[0].from, run.bands[0].to), ("crashed", 15, 20));
-        assert_eq!((run.timers, run.end, run.events), (1, 20, 12));
+        assert_eq!((run.timers.len(), run.end, run.events), (1, 20, 12));
+        assert_eq!((run.timers[0].node, run.timers[0].body.as_str()), (1, Some("Timeout")));
     }
 
     #[test]

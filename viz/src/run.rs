@@ -37,8 +37,8 @@ pub struct Run {
     pub end: u64,
     /// Trace lines read.
     pub events: usize,
-    /// Timer firings (counted, not drawn: ticks would bury the messages).
-    pub timers: usize,
+    /// Every timer firing, in time order (drawn as ticks on the node's lane).
+    pub timers: Vec<TimerFiring>,
     /// Messages or timers that waited for a paused node, per node id.
     pub deferred: Vec<(u32, usize)>,
 }
@@ -119,6 +119,17 @@ pub struct Operation {
     pub invoked: u64,
     /// Completion time; `None` if the run ended first.
     pub completed: Option<u64>,
+}
+
+/// A timer firing at a node: often the step that starts an election or a retry.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct TimerFiring {
+    /// When, in nanoseconds.
+    pub t: u64,
+    /// The node whose timer fired.
+    pub node: u32,
+    /// The timer's payload exactly as the trace recorded it.
+    pub body: serde_json::Value,
 }
 
 /// One fault (or storage loss) at an instant.

@@ -119,6 +119,8 @@ fn assert_draws_all(drawn: &Drawn, trace: &str, run: &Run) {
     assert_eq!(drawn.elements("op"), count_events(trace, "invoke"), "operation elements in the DOM");
     assert_eq!(drawn.number("faults"), faults, "fault marks drawn");
     assert_eq!(drawn.elements("fault"), faults, "fault elements in the DOM");
+    assert_eq!(drawn.number("timers"), count_events(trace, "timer"), "timer ticks drawn");
+    assert_eq!(drawn.elements("timer"), count_events(trace, "timer"), "timer elements in the DOM");
     assert_eq!(drawn.status("capped"), "false");
 }
 
@@ -260,7 +262,7 @@ fn filters_and_jump_redraw_what_they_select() {
     let by_key = open_at(&exe, "figure-8-filters", "key=1");
     assert_eq!(by_key.number("operations"), invokes_on_key_1, "operations on key 1");
 
-    let jumped = open_at(&exe, "figure-8-filters", "jump");
+    let jumped = open_at(&exe, "figure-8-filters", "to-failure");
     let (t0, t1): (u64, u64) =
         (jumped.status("view-t0").parse().unwrap(), jumped.status("view-t1").parse().unwrap());
     let at = run.failures[0].at.unwrap();
