@@ -255,7 +255,7 @@
       el('rect', { x: x0, y: l.top + 18, width: w, height: 18, rx: 2 }, og);
       var label = opLabel(o);
       if (mark && mark.role === 'prefix' && w > 16) el('text', { 'class': 'order', x: x0 + 1, y: l.top + 16 }, og, '#' + mark.order);
-      if (mark && mark.role === 'blocked') el('text', { 'class': 'order', x: x0 + 1, y: l.top + 16, fill: '#c62828' }, og, '✗ blocked');
+      if (mark && mark.role === 'blocked') el('text', { 'class': 'blocked-label', x: x0 + 1, y: l.top + 16 }, og, '✗ blocked');
       if (w > 22) {
         var chars = Math.floor((w - 4) / 6.2);
         el('text', { x: x0 + 3, y: l.top + 31 }, og, label.length > chars ? label.slice(0, Math.max(1, chars - 1)) + '…' : label);
@@ -266,7 +266,7 @@
     var s = o.f;
     if (o.key_text !== null && run.operations.length && hasManyKeys) s += '[' + o.key_text + ']';
     if (o.argument !== null) s += ' ' + val(o.argument);
-    if (o.kind === 'ok') s += (o.result !== null && o.f !== 'write' ? ' → ' + val(o.result) : ' ✓');
+    if (o.kind === 'ok') s += (o.f === 'read' || (o.result !== null && o.f !== 'write') ? ' → ' + val(o.result) : ' ✓');
     else if (o.kind === 'fail') s += ' ✗ fail';
     else s += ' ? ' + (o.completed === null ? 'pending' : 'timeout');
     return s;
@@ -283,7 +283,7 @@
     if (body && typeof body === 'object' && !Array.isArray(body)) { var k = Object.keys(body); if (k.length === 1) return k[0]; }
     return '';
   }
-  var LABELS_MAX = 160;
+  var LABELS_MAX = 60;
   function drawMessages(parent, items) {
     var g = el('g', { 'class': 'msgs' }, parent);
     var labelled = items.length <= LABELS_MAX;
@@ -331,7 +331,7 @@
       var y0 = l ? l.top + 2 : serversTop, y1 = l ? l.top + l.h - 2 : serversBottom;
       el('line', { x1: px, x2: px, y1: y0, y2: y1 }, fg);
       el('line', { 'class': 'msg-hit', x1: px, x2: px, y1: y0, y2: y1 }, fg);
-      var ty = !l ? serversBottom - 4 : f.kind === 'storage-loss' ? l.top + l.h - 4 : l.top + 12;
+      var ty = !l ? serversBottom - 4 : f.kind === 'storage-loss' ? l.top + 25 : l.top + 12;
       // A cut's shading already names it, and its right edge is the heal.
       if (l) el('text', { x: px + 3, y: ty }, fg, GLYPH[f.kind] || f.kind);
     });

@@ -233,7 +233,7 @@ fn operations(out: &mut String, run: &Run, scale: &Scale, lanes: &Lanes) {
 }
 
 /// Up to this many messages in the picture are labelled with their kind.
-const LABELS_MAX: usize = 160;
+const LABELS_MAX: usize = 60;
 
 /// `write 3 ✓`, `read → 3`, `cas [1 2] ✗ fail`, `read ? timeout`, as the page writes them.
 fn op_label(op: &crate::run::Operation) -> String {
@@ -242,7 +242,9 @@ fn op_label(op: &crate::run::Operation) -> String {
         s.push_str(&format!(" {}", op.argument));
     }
     match op.kind {
-        RecordType::Ok if !op.result.is_nil() && op.f != "write" => s.push_str(&format!(" → {}", op.result)),
+        RecordType::Ok if op.f == "read" || (!op.result.is_nil() && op.f != "write") => {
+            s.push_str(&format!(" → {}", op.result))
+        }
         RecordType::Ok => s.push_str(" ✓"),
         RecordType::Fail => s.push_str(" ✗ fail"),
         _ if op.completed.is_none() => s.push_str(" ? pending"),
