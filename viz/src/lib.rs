@@ -16,6 +16,13 @@
 //! around the failure. `#status` carries what was drawn as `data-*`
 //! attributes, and uncaught errors are recorded in the page, for tests.
 //!
+//! A command draws a run in three steps: keep the trace in memory
+//! (`SimBuilder::trace(TraceSink::Memory(Vec::new()))`), build the run with
+//! `Run::from_report(&report, title)` (this marks an invariant, panic or
+//! limit end), and mark each linearizability violation the checker found on
+//! `report.history` with `Failure::from_linearizability(&check_report)` —
+//! its operation indexes are the run's. Then write `html(&run)` or `svg(&run)`.
+//!
 //! ```
 //! use orrery_viz::{Run, html, svg};
 //!

@@ -11,7 +11,9 @@
   var SERVER_H = 46, CLIENT_H = 40;
   var NS = 'http://www.w3.org/2000/svg';
 
+  var parseStarted = performance.now();
   var data = JSON.parse(document.getElementById('orrery-data').textContent);
+  var parseMs = performance.now() - parseStarted;
   var run = data.run, metrics = data.metrics;
   var $ = function (id) { return document.getElementById(id); };
   var status = $('status');
@@ -734,6 +736,6 @@
   draw();
   setStatus({
     'total-messages': msgs.length, 'total-operations': ops.length, 'total-faults': run.faults.length, 'total-timers': timers.length,
-    'render-ms': performance.now().toFixed(0)
+    'render-ms': performance.now().toFixed(0), 'parse-ms': parseMs.toFixed(0), 'script-start-ms': parseStarted.toFixed(0)
   });
 })();
