@@ -30,9 +30,10 @@ fn browser() -> Option<PathBuf> {
         if std::env::var("CI").as_deref() == Ok("true") {
             panic!("{why}; CI installs it with `apt-get install -y chromium`");
         }
-        eprintln!(
-            "\n!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!\n!!! WARNING: {why}\n!!! install it: apt-get install -y chromium\n!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!\n"
-        );
+        // Straight to the process's stderr: the test harness captures `eprintln!`.
+        let banner = "!".repeat(72);
+        let text = format!("\n{banner}\n!!! WARNING: {why}\n!!! install it: apt-get install -y chromium\n{banner}\n");
+        let _ = std::io::Write::write_all(&mut std::io::stderr(), text.as_bytes());
     }
     found
 }

@@ -97,3 +97,18 @@ fn linearizability_marks_blocked_op_and_prefix() {
     assert_eq!(f.at, Some(run.operations[2].completed.unwrap()), "marked when the blocked read completes");
     assert_eq!(f.node, Some(run.operations[2].node));
 }
+
+#[test]
+fn svg_of_a_long_run_draws_a_window_around_the_failure() {
+    let report = relay_run(12, 6, 1_200, every_fault());
+    let mut run = Run::from_report(&report, "long relay").unwrap();
+    assert!(run.messages.len() > orrery_viz::SVG_MESSAGES_MAX * 2, "{} messages", run.messages.len());
+    let at = run.end / 2;
+    run.mark_failure(orrery_viz::Failure { check: "canary".into(), at: Some(at), ..Default::default() });
+    let picture = svg(&run);
+    assert!(picture.contains("of a run too long to draw whole"), "the picture says it is a window");
+    let lines = picture.matches("<line class=\"msg").count();
+    let copies_max = orrery_viz::SVG_MESSAGES_MAX * 3;
+    assert!(lines > 1000 && lines <= copies_max, "{lines} message lines");
+    assert!(picture.contains("class=\"failure\""), "the failure is in the window");
+}
