@@ -32,7 +32,9 @@ fn browser() -> Option<PathBuf> {
         }
         // Straight to the process's stderr: the test harness captures `eprintln!`.
         let banner = "!".repeat(72);
-        let text = format!("\n{banner}\n!!! WARNING: {why}\n!!! install it: apt-get install -y chromium\n{banner}\n");
+        let text = format!(
+            "\n{banner}\n!!! WARNING: {why}\n!!! install it: apt-get install -y chromium\n{banner}\n"
+        );
         let _ = std::io::Write::write_all(&mut std::io::stderr(), text.as_bytes());
     }
     found
