@@ -19,6 +19,7 @@
 //!   table; [`Expect`] says what a scenario must show.
 //! - [`shrink`]: a failing seed down to the smallest scenario file that
 //!   fails the same way.
+//! - [`picture`]: a seed replayed and drawn as one offline HTML page.
 //! - [`testing`] and [`strategy`]: one-line scenario tests and proptest
 //!   strategies for fault schedules, for `cargo test` in your crate.
 //! - [`cli::main`]: the whole command line for a registry.
@@ -40,6 +41,7 @@
 
 pub mod cli;
 mod expect;
+pub mod picture;
 pub mod reference;
 mod registry;
 mod runner;
@@ -51,7 +53,7 @@ pub mod testing;
 
 pub use expect::{Conclusion, Expect};
 pub use registry::{Entry, Registry};
-pub use runner::{RunError, Runner, SeedOutcome};
+pub use runner::{RunError, Runner, SeedOutcome, linearizability_report};
 pub use scenario::{Scenario, ScenarioError};
 pub use sim_core as sim;
 pub use sim_core::{

@@ -87,6 +87,8 @@ pub enum RunError {
 pub trait Runner: Send + Sync {
     /// The scenario it runs.
     fn scenario(&self) -> &Scenario;
+    /// The model its histories are checked against, if linearizability is checked.
+    fn model(&self) -> Option<ModelKind>;
     /// Runs one seed, sending the trace to `sink`, and judges it.
     fn run(&self, seed: u64, sink: TraceSink) -> Result<(SeedOutcome, RunReport), RunError>;
 }
@@ -140,6 +142,10 @@ struct Typed<P: Catalogued> {
 impl<P: Catalogued> Runner for Typed<P> {
     fn scenario(&self) -> &Scenario {
         &self.scenario
+    }
+
+    fn model(&self) -> Option<ModelKind> {
+        self.model
     }
 
     fn run(&self, seed: u64, sink: TraceSink) -> Result<(SeedOutcome, RunReport), RunError> {
@@ -263,15 +269,22 @@ fn model_for(model: ModelKind) -> Option<models::Register> {
     }
 }
 
+/// The checker's full report on a history against a scenario model
+/// (register or cas-register).
+pub fn linearizability_report(model: ModelKind, history: &History) -> Result<check::Report, RunError> {
+    let model = model_for(model)
+        .ok_or_else(|| RunError::Build(format!("model {model} cannot check register histories")))?;
+    let options = CheckOptions { threads: 1, ..CheckOptions::default() };
+    Ok(check::check_history(&model, history, &options)?)
+}
+
 fn linearizability(
     model: ModelKind,
     history: &History,
     servers: usize,
     clients: usize,
 ) -> Result<Judgement, RunError> {
-    let model = model_for(model).expect("bind validated the model");
-    let options = CheckOptions { threads: 1, ..CheckOptions::default() };
-    let report = check::check_history(&model, history, &options)?;
+    let report = linearizability_report(model, history)?;
     let records = history.records();
     Ok(match report.verdict {
         Verdict::Linearizable => {

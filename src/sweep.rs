@@ -508,6 +508,19 @@ fn write_failures(out: &mut String, sweep: &Sweep) {
     }
 }
 
+/// The fastest-failing seed of each failure group, in the table's order.
+pub fn fastest_failures(sweep: &Sweep) -> Vec<&SeedOutcome> {
+    let mut groups: BTreeMap<&str, &SeedOutcome> = BTreeMap::new();
+    for outcome in sweep.outcomes.iter().filter(|o| o.status == Status::Fail) {
+        let group = outcome.signature.as_deref().unwrap_or("failure");
+        let entry = groups.entry(group).or_insert(outcome);
+        if (outcome.failed_at, outcome.seed) < (entry.failed_at, entry.seed) {
+            *entry = outcome;
+        }
+    }
+    groups.into_values().collect()
+}
+
 /// The first line of a message, marked if more followed.
 pub fn one_line(text: &str) -> String {
     let mut lines = text.lines();

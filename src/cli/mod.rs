@@ -10,6 +10,7 @@ mod replay;
 mod run;
 mod shrink;
 mod sweep;
+mod viz;
 
 use std::process::ExitCode;
 
@@ -38,6 +39,8 @@ enum Command {
     Check(check::CheckArgs),
     /// Shrink a failing seed to the smallest scenario file that fails the same way.
     Shrink(shrink::ShrinkArgs),
+    /// Draw a recorded trace as an offline HTML page or a static SVG.
+    Viz(viz::VizArgs),
     /// List protocols, models and scenarios.
     List(list::ListArgs),
     /// Print the scenario-file reference: every table and key, its type, default and meaning.
@@ -55,6 +58,7 @@ pub fn main(registry: Registry) -> ExitCode {
         Command::Replay(args) => replay::run(&registry, args),
         Command::Check(args) => check::run(args),
         Command::Shrink(args) => shrink::run(&registry, args),
+        Command::Viz(args) => viz::run(args),
         Command::List(args) => list::run(&registry, args),
         Command::Reference => {
             print!("{}", crate::reference::markdown());

@@ -30,12 +30,18 @@ pub struct RunArgs {
     /// Also print the run's fault schedule as `[[faults]]` entries for a scenario file.
     #[arg(long)]
     pub print_faults: bool,
+    /// Draw the run as one offline HTML page (or, for a `.svg` file, a static SVG).
+    #[arg(long, value_name = "FILE")]
+    pub html: Option<PathBuf>,
 }
 
 /// Runs `orrery run`.
 pub fn run(registry: &Registry, args: RunArgs) -> anyhow::Result<ExitCode> {
     let (scenario, runner) = registry.load(&args.scenario)?;
     let seed = args.seed.unwrap_or(scenario.seed);
+    for path in [&args.trace, &args.history, &args.html].into_iter().flatten() {
+        super::shrink::check_writable(path)?;
+    }
     let sink = match &args.trace {
         Some(path) => {
             let file =
@@ -56,6 +62,12 @@ pub fn run(registry: &Registry, args: RunArgs) -> anyhow::Result<ExitCode> {
             .context("cannot write the history")?;
     }
     let conclusion = scenario.expect.judge_seed(&outcome);
+    if let Some(path) = &args.html {
+        let (picture, _) = crate::picture::draw(runner.as_ref(), seed)?;
+        std::fs::write(path, crate::picture::render(&picture, path))
+            .with_context(|| format!("cannot write {}", path.display()))?;
+        eprintln!("drew       {}", path.display());
+    }
     if args.json {
         let json = serde_json::json!({
             "scenario": scenario.name,

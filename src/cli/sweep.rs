@@ -40,6 +40,12 @@ pub struct SweepArgs {
     /// Report a seed as hung if it runs longer than this wall time.
     #[arg(long, value_name = "DURATION", default_value = "120s")]
     pub seed_timeout: WallDuration,
+    /// Draw the fastest-failing seed of each failure group as a page in this directory.
+    #[arg(long, value_name = "DIR", conflicts_with = "merge")]
+    pub html: Option<PathBuf>,
+    /// Shrink the fastest-failing seed of each failure group into a scenario file in this directory.
+    #[arg(long, value_name = "DIR", conflicts_with = "merge")]
+    pub shrink: Option<PathBuf>,
 }
 
 /// A wall-clock duration argument ("90s", "10m"), read like a virtual one.
@@ -72,6 +78,12 @@ pub fn run(registry: &Registry, args: SweepArgs) -> anyhow::Result<ExitCode> {
         let (index, count) = parse_shard(shard)?;
         seeds = seeds.shard(index, count);
     }
+    for dir in [&args.html, &args.shrink].into_iter().flatten() {
+        anyhow::ensure!(dir.is_dir(), "{} is not a directory", dir.display());
+    }
+    if let Some(path) = &args.output {
+        super::shrink::check_writable(path)?;
+    }
     let mut output = match &args.output {
         Some(path) => Some(BufWriter::new(
             std::fs::File::create(path).with_context(|| format!("cannot create {}", path.display()))?,
@@ -99,6 +111,26 @@ pub fn run(registry: &Registry, args: SweepArgs) -> anyhow::Result<ExitCode> {
         sweep::write_jsonl(out, &sweep).with_context(|| format!("cannot write {}", path.display()))?;
     }
     super::out(&sweep::table(&sweep))?;
+    let firsts = sweep::fastest_failures(&sweep);
+    if let Some(dir) = &args.html {
+        for outcome in &firsts {
+            let file = dir.join(format!("{}-seed-{}.html", scenario.name, outcome.seed));
+            let (picture, _) = crate::picture::draw(runner.as_ref(), outcome.seed)?;
+            std::fs::write(&file, orrery_viz::html(&picture))
+                .with_context(|| format!("cannot write {}", file.display()))?;
+            super::out(&format!("drew       {}\n", file.display()))?;
+        }
+    }
+    if let Some(dir) = &args.shrink {
+        let options = crate::shrink::Options { jobs, ..crate::shrink::Options::default() };
+        for outcome in &firsts {
+            let file = dir.join(format!("{}-seed-{}.toml", scenario.name, outcome.seed));
+            let shrunk = crate::shrink::shrink(registry, &path, outcome.seed, &options)?;
+            std::fs::write(&file, &shrunk.text)
+                .with_context(|| format!("cannot write {}", file.display()))?;
+            super::out(&format!("shrunk     {}: {}\n", file.display(), shrunk.after))?;
+        }
+    }
     Ok(sweep.conclusion().exit_code())
 }
 

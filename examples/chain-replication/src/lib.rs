@@ -63,6 +63,7 @@
 use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
+use sim_core::NemesisKind::{Bridge, Crash, Isolate, OneWay, Pause, Slow, Split};
 use sim_core::{
     Catalogued, Client, Cluster, ClusterView, Context, Duration, Invalid, Invariant, ModelKind, NemesisKind,
     Node, NodeId, Op, OpId, Outcome, Protocol, RegisterMix, RegisterWorkload, Setup, SimRng, TimerId, Value,
@@ -461,34 +462,25 @@ impl Protocol for Chain {
     }
 }
 
-// Registration: what a scenario file, a sweep and the command line need.
+// Registration: everything a scenario file, a sweep and the command line
+// need to know besides the protocol itself.
 impl Catalogued for Chain {
     const NAME: &'static str = "chain";
-    const SUMMARY: &'static str =
-        "chain replication: writes enter at the head, reads and replies come from the tail";
+    const SUMMARY: &'static str = "chain replication: writes at the head, reads and replies at the tail";
     type Bug = ChainBug;
     type Workload = ChainWorkload;
     const MODEL: Option<ModelKind> = Some(ModelKind::Register);
-    // No clock-jump: nothing here reads a clock.
-    const FAULTS: &'static [NemesisKind] = &[
-        NemesisKind::Crash,
-        NemesisKind::Pause,
-        NemesisKind::Isolate,
-        NemesisKind::Split,
-        NemesisKind::Bridge,
-        NemesisKind::OneWay,
-        NemesisKind::Slow,
-    ];
+    /// Every kind but clock-jump: nothing here reads a clock.
+    const FAULTS: &'static [NemesisKind] = &[Crash, Pause, Isolate, Split, Bridge, OneWay, Slow];
 
     fn validate(&self, setup: &Setup) -> Result<(), Invalid> {
+        let periods = [("protocol.retransmit", self.retransmit), ("protocol.retry", self.retry)];
         if setup.servers == 0 {
-            return Err(Invalid::new("cluster.servers", "a chain needs at least one server"));
+            Err(Invalid::new("cluster.servers", "a chain needs at least one server"))
+        } else if let Some((field, _)) = periods.into_iter().find(|(_, period)| *period == Duration::ZERO) {
+            Err(Invalid::new(field, format!("`{field}` must be longer than 0s: it is a timer's period")))
+        } else {
+            Ok(())
         }
-        for (field, period) in [("protocol.retransmit", self.retransmit), ("protocol.retry", self.retry)] {
-            if period == Duration::ZERO {
-                return Err(Invalid::new(field, format!("`{field}` must be longer than 0s")));
-            }
-        }
-        Ok(())
     }
 }
