@@ -11,6 +11,7 @@ pub mod load_balancer;
 pub mod primary_backup;
 pub mod raft;
 pub mod register;
+pub mod saga;
 
 use serde::Serialize;
 use serde::de::DeserializeOwned;

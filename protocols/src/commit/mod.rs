@@ -230,7 +230,7 @@ impl Protocol for PaxosCommit {
     }
 }
 
-fn bank_workload(params: &toml::Table) -> Result<Box<dyn Workload>, String> {
+pub(crate) fn bank_workload(params: &toml::Table) -> Result<Box<dyn Workload>, String> {
     let workload: BankWorkload = toml::Value::Table(params.clone())
         .try_into()
         .map_err(|e: toml::de::Error| e.message().to_string())?;

@@ -1,0 +1,227 @@
+//! The saga bank's checks of a finished run: every saga ended all-or-nothing
+//! (and the run drained), money is conserved, and how often a read saw a
+//! transfer half done — measured, not judged.
+
+use std::collections::BTreeMap;
+
+use sim_core::{ClusterView, Duration, NodeId, RecordType, RunReport, Time, Value};
+
+use super::Saga;
+use super::message::{Ending, SagaId, Step};
+use super::orchestrator::SagaRecord;
+use super::shard::{Shard, StepRecord};
+use crate::Judgement;
+
+/// How long after the last repair every saga must have ended.
+pub const SETTLE: Duration = Duration::from_millis(1000);
+
+/// What the servers up at the end know: shards, step records, sagas.
+struct Final<'a> {
+    shards: Vec<(NodeId, &'a Shard)>,
+    shards_total: usize,
+    /// Up orchestrators, and every saga each knows.
+    orchestrators: BTreeMap<NodeId, &'a BTreeMap<SagaId, SagaRecord>>,
+    steps: BTreeMap<SagaId, Vec<&'a StepRecord>>,
+}
+
+impl<'a> Final<'a> {
+    fn gather(view: &ClusterView<'a, Saga>) -> Final<'a> {
+        let shards: Vec<(NodeId, &Shard)> =
+            view.servers().filter_map(|(id, s)| s.shard().map(|p| (id, p))).collect();
+        let orchestrators =
+            view.servers().filter_map(|(id, s)| s.orchestrator().map(|o| (id, o.sagas()))).collect();
+        let mut steps: BTreeMap<SagaId, Vec<&StepRecord>> = BTreeMap::new();
+        for record in shards.iter().flat_map(|(_, s)| s.steps().values()) {
+            steps.entry(record.saga).or_default().push(record);
+        }
+        let shards_total = view.servers().next().map_or(0, |(_, s)| s.layout().shards.len());
+        Final { shards, shards_total, orchestrators, steps }
+    }
+
+    fn complete(&self) -> bool {
+        self.shards.len() == self.shards_total
+    }
+
+    /// The saga's record at its (up) orchestrator: `None` if that
+    /// orchestrator is down, `Some(None)` if it is up and does not know it.
+    fn record(&self, orchestrator: NodeId, saga: SagaId) -> Option<Option<&'a SagaRecord>> {
+        self.orchestrators.get(&orchestrator).map(|sagas| sagas.get(&saga))
+    }
+
+    /// Balance change of the saga's steps still applied at the shards.
+    fn applied(&self, saga: SagaId) -> i64 {
+        self.steps.get(&saga).map_or(0, |s| s.iter().filter(|r| r.state.is_applied()).map(|r| r.delta).sum())
+    }
+}
+
+fn judgement(name: &str, pass: Option<bool>, detail: String, at: Option<Time>) -> Judgement {
+    Judgement { name: name.into(), pass, detail, at }
+}
+
+/// Saga outcome, conservation and the isolation measure.
+pub fn judge(config: &Saga, report: &RunReport, view: &ClusterView<'_, Saga>) -> Vec<Judgement> {
+    let state = Final::gather(view);
+    vec![outcomes(report, &state), conservation(config, report, &state), isolation(report)]
+}
+
+/// When the last fault was repaired, if the run ended at least [`SETTLE`]
+/// later with nothing left broken: then every saga must have ended.
+fn settled(report: &RunReport) -> Option<Time> {
+    let applied = &report.schedule.entries()[..report.faults_applied];
+    let at = match applied.last() {
+        Some(last) if !last.fault.is_repair() => return None,
+        Some(last) => last.at,
+        None => Time::ZERO,
+    };
+    (report.time.since(at) >= SETTLE).then_some(at)
+}
+
+/// Whether a step's state at its shard contradicts how its saga ended.
+fn disagrees(ending: Ending, record: &StepRecord) -> bool {
+    (ending == Ending::Completed) != record.state.is_applied()
+}
+
+/// Every saga an orchestrator ended agrees with its steps at the shards; no
+/// applied step belongs to a saga its (up) orchestrator forgot; and once the
+/// faults are repaired, nothing is still running.
+fn outcomes(report: &RunReport, state: &Final<'_>) -> Judgement {
+    let fail = |detail: String, at| judgement("saga-outcome", Some(false), detail, at);
+    let settled = settled(report);
+    let mut ended: BTreeMap<Ending, usize> = BTreeMap::new();
+    let mut running = 0;
+    for sagas in state.orchestrators.values() {
+        for record in sagas.values() {
+            let Some(ending) = record.ending() else {
+                if settled.is_some() && report.time.since(record.began) >= SETTLE {
+                    return fail(
+                        format!("{} still running at the end, begun at {}", record.saga, record.began),
+                        Some(record.began + SETTLE),
+                    );
+                }
+                running += 1;
+                continue;
+            };
+            *ended.entry(ending).or_default() += 1;
+            let steps = state.steps.get(&record.saga).map_or(&[][..], Vec::as_slice);
+            if let Some(step) = steps.iter().find(|s| disagrees(ending, s)) {
+                let detail =
+                    format!("{} ended {ending:?} but its {:?} is {:?}", record.saga, step.step, step.state);
+                return fail(detail, Some(report.time));
+            }
+            if ending == Ending::Completed && steps.len() < 2 && state.complete() {
+                return fail(
+                    format!("{} ended Completed but a shard never heard of one step", record.saga),
+                    Some(report.time),
+                );
+            }
+        }
+    }
+    for (saga, steps) in &state.steps {
+        let Some(step) = steps.iter().find(|s| s.state.is_applied()) else { continue };
+        if state.record(step.orchestrator, *saga) == Some(None) {
+            let other =
+                if step.step == Step::Debit { "credited nor refunded" } else { "debited nor reversed" };
+            let detail = format!(
+                "{saga}: {:?} of {} on account {} applied, never {other}; orchestrator {} has no record of it",
+                step.step, step.delta, step.account, step.orchestrator
+            );
+            return fail(detail, settled.map(|t| t + SETTLE).or(Some(report.time)));
+        }
+    }
+    let count = |e| ended.get(&e).copied().unwrap_or(0);
+    let detail = format!(
+        "{} completed, {} compensated, {} refused, {running} still running{}",
+        count(Ending::Completed),
+        count(Ending::Compensated),
+        count(Ending::Refused),
+        if settled.is_some() { "; drained" } else { "" }
+    );
+    judgement("saga-outcome", Some(true), detail, None)
+}
+
+/// The final balances sum to the opening total, once the steps of sagas
+/// still running (or whose orchestrator is down) are set aside.
+fn conservation(config: &Saga, report: &RunReport, state: &Final<'_>) -> Judgement {
+    let unknown = |detail: String| judgement("conservation", None, detail, None);
+    if let Some(opening) =
+        read_alls(report).iter().map(|(argument, _)| argument[1]).find(|&o| o != config.opening_balance)
+    {
+        return unknown(format!(
+            "the workload's initial_balance {opening} is not the protocol's opening_balance {}",
+            config.opening_balance
+        ));
+    }
+    if !state.complete() {
+        return unknown(format!(
+            "{} of {} shards up at the end: the final balances are unknown",
+            state.shards.len(),
+            state.shards_total
+        ));
+    }
+    let mut sum: i64 = state.shards.iter().flat_map(|(_, s)| s.balances().values()).sum();
+    let mut aside = 0;
+    for (saga, steps) in &state.steps {
+        let orchestrator = steps[0].orchestrator;
+        let pending = match state.record(orchestrator, *saga) {
+            None => true,
+            Some(record) => record.is_some_and(|r| r.ending().is_none()),
+        };
+        if pending {
+            sum -= state.applied(*saga);
+            aside += 1;
+        }
+    }
+    if sum != 0 {
+        return judgement(
+            "conservation",
+            Some(false),
+            format!("the final balances are off by {sum}"),
+            Some(report.time),
+        );
+    }
+    judgement(
+        "conservation",
+        Some(true),
+        format!("final balances conserve money ({aside} unfinished sagas set aside)"),
+        None,
+    )
+}
+
+/// Every `ok` read-all as (its argument `[accounts, initial]`, its balances).
+fn read_alls(report: &RunReport) -> Vec<([i64; 2], Vec<i64>)> {
+    let list =
+        |v: &Value| -> Vec<i64> { v.as_list().unwrap_or(&[]).iter().filter_map(Value::as_int).collect() };
+    let operations = report.history.operations().unwrap_or_default();
+    operations
+        .iter()
+        .filter(|op| op.f == "read-all" && op.kind == RecordType::Ok)
+        .map(|op| {
+            let argument = list(&op.argument);
+            (
+                [argument.first().copied().unwrap_or(0), argument.get(1).copied().unwrap_or(0)],
+                list(&op.result),
+            )
+        })
+        .collect()
+}
+
+/// Of the `ok` read-alls, how many did not sum to the bank's total (each saw
+/// at least one transfer half done), and how many there were. Any bank
+/// history will do: 2PC's and Paxos Commit's too.
+pub fn half_done_reads(report: &RunReport) -> (usize, usize) {
+    let reads = read_alls(report);
+    let off = reads
+        .iter()
+        .filter(|([accounts, initial], balances)| balances.iter().sum::<i64>() != accounts * initial)
+        .count();
+    (off, reads.len())
+}
+
+/// The isolation anomaly, measured: a saga's intermediate states are visible.
+pub fn isolation(report: &RunReport) -> Judgement {
+    let (off, reads) = half_done_reads(report);
+    let percent = if reads == 0 { 0.0 } else { off as f64 * 100.0 / reads as f64 };
+    let detail =
+        format!("{off} of {reads} read-alls ({percent:.1}%) saw a transfer half done (measured, not judged)");
+    judgement("isolation", Some(true), detail, None)
+}
