@@ -117,13 +117,18 @@ fn outcomes(report: &RunReport, state: &Final<'_>) -> Judgement {
         }
     }
     for (saga, steps) in &state.steps {
-        let Some(step) = steps.iter().find(|s| s.state.is_applied()) else { continue };
+        let applied: Vec<&&StepRecord> = steps.iter().filter(|s| s.state.is_applied()).collect();
+        // Both steps applied is a completed saga, even if forgotten; one is half a transfer.
+        let [step] = applied.as_slice() else { continue };
         if state.record(step.orchestrator, *saga) == Some(None) {
             let other =
                 if step.step == Step::Debit { "credited nor refunded" } else { "debited nor reversed" };
             let detail = format!(
                 "{saga}: {:?} of {} on account {} applied, never {other}; orchestrator {} has no record of it",
-                step.step, step.delta, step.account, step.orchestrator
+                step.step,
+                step.delta.abs(),
+                step.account,
+                step.orchestrator
             );
             return fail(detail, settled.map(|t| t + SETTLE).or(Some(report.time)));
         }

@@ -149,7 +149,10 @@ impl Catalogued for Saga {
     const NAME: &'static str = "saga";
     const SUMMARY: &'static str = "bank transfers as sagas (debit, credit, compensations): never blocks, but reads see half-done transfers";
     const BUGS: &'static [(&'static str, &'static str)] = &[
-        ("non-idempotent-compensation", "a retried compensation refunds again: money appears (conservation)"),
+        (
+            "non-idempotent-compensation",
+            "a retried compensation refunds again: money appears or vanishes (conservation)",
+        ),
         (
             "forget-progress",
             "the orchestrator logs nothing: a restart leaves debits never credited nor refunded (saga-outcome)",
