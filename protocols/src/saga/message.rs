@@ -155,3 +155,23 @@ pub enum Timer {
         read: u64,
     },
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_transfer_debits_one_account_and_credits_the_other() {
+        let transfer = Transfer { from: 3, to: 5, amount: 7 };
+        assert_eq!(transfer.change(Step::Debit), (3, -7));
+        assert_eq!(transfer.change(Step::Credit), (5, 7));
+    }
+
+    #[test]
+    fn only_an_applied_step_is_in_the_balance() {
+        assert!(StepState::Applied.is_applied());
+        for state in [StepState::Refused, StepState::Undone, StepState::Cancelled] {
+            assert!(!state.is_applied(), "{state:?}");
+        }
+    }
+}
