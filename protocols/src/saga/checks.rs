@@ -230,3 +230,85 @@ pub fn isolation(report: &RunReport) -> Judgement {
         format!("{off} of {reads} read-alls ({percent:.1}%) saw a transfer half done (measured, not judged)");
     judgement("isolation", Some(true), detail, None)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::saga::{Phase, StepState, Transfer};
+    use sim_core::{FaultSchedule, History, NetStats, RunEnd, Seed};
+
+    const SAGA: SagaId = SagaId { client: 9, seq: 1 };
+    const TRANSFER: Transfer = Transfer { from: 0, to: 1, amount: 5 };
+
+    fn report(end_ms: u64) -> RunReport {
+        RunReport {
+            seed: Seed(0),
+            end: RunEnd::Finished,
+            time: Time::ZERO + Duration::from_millis(end_ms),
+            events: 0,
+            trace_hash: 0,
+            net: NetStats::default(),
+            schedule: FaultSchedule::new(),
+            faults_applied: 0,
+            history: History::new(),
+            trace: None,
+        }
+    }
+
+    fn saga(phase: Phase, began_ms: u64) -> BTreeMap<SagaId, SagaRecord> {
+        let began = Time::ZERO + Duration::from_millis(began_ms);
+        BTreeMap::from([(
+            SAGA,
+            SagaRecord { saga: SAGA, client: NodeId(9), transfer: TRANSFER, phase, began },
+        )])
+    }
+
+    fn step(step: Step, state: StepState) -> StepRecord {
+        let (account, delta) = TRANSFER.change(step);
+        StepRecord { saga: SAGA, step, account, delta, orchestrator: NodeId(0), state }
+    }
+
+    /// What the servers know: orchestrator n0 with `sagas`, shards with `steps`.
+    fn known<'a>(sagas: &'a BTreeMap<SagaId, SagaRecord>, steps: &'a [StepRecord]) -> Final<'a> {
+        Final {
+            shards: Vec::new(),
+            shards_total: 0,
+            orchestrators: BTreeMap::from([(NodeId(0), sagas)]),
+            steps: BTreeMap::from([(SAGA, steps.iter().collect())]),
+        }
+    }
+
+    #[test]
+    fn a_saga_still_running_long_after_the_last_repair_fails() {
+        let sagas = saga(Phase::Crediting, 100);
+        let steps = [step(Step::Debit, StepState::Applied)];
+        let late = outcomes(&report(2000), &known(&sagas, &steps));
+        assert_eq!(late.pass, Some(false));
+        assert!(late.detail.starts_with("t9.1 still running"), "{}", late.detail);
+        let young = outcomes(&report(2000), &known(&saga(Phase::Crediting, 1500), &steps));
+        assert_eq!(young.pass, Some(true), "{}", young.detail);
+        assert!(young.detail.ends_with("1 still running; drained"), "{}", young.detail);
+    }
+
+    #[test]
+    fn an_ending_that_contradicts_a_step_fails() {
+        let sagas = saga(Phase::Ended(Ending::Completed), 100);
+        let steps = [step(Step::Debit, StepState::Applied), step(Step::Credit, StepState::Undone)];
+        let broken = outcomes(&report(300), &known(&sagas, &steps));
+        assert_eq!(broken.detail, "t9.1 ended Completed but its Credit is Undone");
+        let sagas = saga(Phase::Ended(Ending::Compensated), 100);
+        let steps = [step(Step::Debit, StepState::Undone), step(Step::Credit, StepState::Cancelled)];
+        assert_eq!(outcomes(&report(300), &known(&sagas, &steps)).pass, Some(true));
+    }
+
+    #[test]
+    fn half_a_transfer_its_orchestrator_forgot_fails_but_a_whole_one_does_not() {
+        let none = BTreeMap::new();
+        let half = [step(Step::Debit, StepState::Applied), step(Step::Credit, StepState::Cancelled)];
+        let forgotten = outcomes(&report(300), &known(&none, &half));
+        assert_eq!(forgotten.pass, Some(false));
+        assert!(forgotten.detail.contains("Debit of 5 on account 0 applied, never credited nor refunded"));
+        let whole = [step(Step::Debit, StepState::Applied), step(Step::Credit, StepState::Applied)];
+        assert_eq!(outcomes(&report(300), &known(&none, &whole)).pass, Some(true));
+    }
+}
