@@ -7,10 +7,11 @@ use std::collections::BTreeMap;
 use sim_core::{ClusterView, Duration, NodeId, RecordType, RunReport, Time, Value};
 
 use super::Saga;
-use super::message::{Ending, SagaId, Step};
+use super::message::{Ending, SagaId, Step, Transfer};
 use super::orchestrator::SagaRecord;
 use super::shard::{Shard, StepRecord};
 use crate::Judgement;
+use crate::commit::Layout;
 
 /// How long after the last repair every saga must have ended.
 pub const SETTLE: Duration = Duration::from_millis(1000);
@@ -19,6 +20,8 @@ pub const SETTLE: Duration = Duration::from_millis(1000);
 struct Final<'a> {
     shards: Vec<(NodeId, &'a Shard)>,
     shards_total: usize,
+    /// Where each account lives, if any server is up to say.
+    layout: Option<Layout>,
     /// Up orchestrators, and every saga each knows.
     orchestrators: BTreeMap<NodeId, &'a BTreeMap<SagaId, SagaRecord>>,
     steps: BTreeMap<SagaId, Vec<&'a StepRecord>>,
@@ -34,8 +37,18 @@ impl<'a> Final<'a> {
         for record in shards.iter().flat_map(|(_, s)| s.steps().values()) {
             steps.entry(record.saga).or_default().push(record);
         }
-        let shards_total = view.servers().next().map_or(0, |(_, s)| s.layout().shards.len());
-        Final { shards, shards_total, orchestrators, steps }
+        let layout = view.servers().next().map(|(_, s)| s.layout().clone());
+        let shards_total = layout.as_ref().map_or(0, |l| l.shards.len());
+        Final { shards, shards_total, layout, orchestrators, steps }
+    }
+
+    /// Whether a shard the transfer touches is down: its saga cannot finish,
+    /// not even by compensating, until that shard is back.
+    fn blocked(&self, transfer: &Transfer) -> bool {
+        let up = |account| {
+            self.layout.as_ref().is_some_and(|l| self.shards.iter().any(|(id, _)| *id == l.shard_of(account)))
+        };
+        !(up(transfer.from) && up(transfer.to))
     }
 
     fn complete(&self) -> bool {
@@ -92,7 +105,8 @@ fn outcomes(report: &RunReport, state: &Final<'_>) -> Judgement {
     for sagas in state.orchestrators.values() {
         for record in sagas.values() {
             let Some(ending) = record.ending() else {
-                if settled.is_some() && report.time.since(record.began) >= SETTLE {
+                let overdue = report.time.since(record.began) >= SETTLE;
+                if settled.is_some() && overdue && !state.blocked(&record.transfer) {
                     return fail(
                         format!("{} still running at the end, begun at {}", record.saga, record.began),
                         Some(record.began + SETTLE),
@@ -234,7 +248,7 @@ pub fn isolation(report: &RunReport) -> Judgement {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::saga::{Phase, StepState, Transfer};
+    use crate::saga::{Phase, StepState};
     use sim_core::{FaultSchedule, History, NetStats, RunEnd, Seed};
 
     const SAGA: SagaId = SagaId { client: 9, seq: 1 };
@@ -268,11 +282,17 @@ mod tests {
         StepRecord { saga: SAGA, step, account, delta, orchestrator: NodeId(0), state }
     }
 
-    /// What the servers know: orchestrator n0 with `sagas`, shards with `steps`.
-    fn known<'a>(sagas: &'a BTreeMap<SagaId, SagaRecord>, steps: &'a [StepRecord]) -> Final<'a> {
+    /// What the servers know: orchestrator n0 with `sagas`, shards n1 and n2
+    /// (accounts 0 and 1, both up) with `steps`.
+    fn known<'a>(
+        sagas: &'a BTreeMap<SagaId, SagaRecord>,
+        steps: &'a [StepRecord],
+        shard: &'a Shard,
+    ) -> Final<'a> {
         Final {
-            shards: Vec::new(),
-            shards_total: 0,
+            shards: vec![(NodeId(1), shard), (NodeId(2), shard)],
+            shards_total: 2,
+            layout: Some(Layout { coordinators: vec![NodeId(0)], shards: vec![NodeId(1), NodeId(2)] }),
             orchestrators: BTreeMap::from([(NodeId(0), sagas)]),
             steps: BTreeMap::from([(SAGA, steps.iter().collect())]),
         }
@@ -282,33 +302,38 @@ mod tests {
     fn a_saga_still_running_long_after_the_last_repair_fails() {
         let sagas = saga(Phase::Crediting, 100);
         let steps = [step(Step::Debit, StepState::Applied)];
-        let late = outcomes(&report(2000), &known(&sagas, &steps));
+        let shard = Shard::default();
+        let late = outcomes(&report(2000), &known(&sagas, &steps, &shard));
         assert_eq!(late.pass, Some(false));
         assert!(late.detail.starts_with("t9.1 still running"), "{}", late.detail);
-        let young = outcomes(&report(2000), &known(&saga(Phase::Crediting, 1500), &steps));
+        let young = outcomes(&report(2000), &known(&saga(Phase::Crediting, 1500), &steps, &shard));
         assert_eq!(young.pass, Some(true), "{}", young.detail);
         assert!(young.detail.ends_with("1 still running; drained"), "{}", young.detail);
+        // With the credited account's shard down, not even compensation can finish.
+        let mut blocked = known(&sagas, &steps, &shard);
+        blocked.shards.pop();
+        assert_eq!(outcomes(&report(2000), &blocked).pass, Some(true));
     }
 
     #[test]
     fn an_ending_that_contradicts_a_step_fails() {
         let sagas = saga(Phase::Ended(Ending::Completed), 100);
         let steps = [step(Step::Debit, StepState::Applied), step(Step::Credit, StepState::Undone)];
-        let broken = outcomes(&report(300), &known(&sagas, &steps));
+        let broken = outcomes(&report(300), &known(&sagas, &steps, &Shard::default()));
         assert_eq!(broken.detail, "t9.1 ended Completed but its Credit is Undone");
         let sagas = saga(Phase::Ended(Ending::Compensated), 100);
         let steps = [step(Step::Debit, StepState::Undone), step(Step::Credit, StepState::Cancelled)];
-        assert_eq!(outcomes(&report(300), &known(&sagas, &steps)).pass, Some(true));
+        assert_eq!(outcomes(&report(300), &known(&sagas, &steps, &Shard::default())).pass, Some(true));
     }
 
     #[test]
     fn half_a_transfer_its_orchestrator_forgot_fails_but_a_whole_one_does_not() {
         let none = BTreeMap::new();
         let half = [step(Step::Debit, StepState::Applied), step(Step::Credit, StepState::Cancelled)];
-        let forgotten = outcomes(&report(300), &known(&none, &half));
+        let forgotten = outcomes(&report(300), &known(&none, &half, &Shard::default()));
         assert_eq!(forgotten.pass, Some(false));
         assert!(forgotten.detail.contains("Debit of 5 on account 0 applied, never credited nor refunded"));
         let whole = [step(Step::Debit, StepState::Applied), step(Step::Credit, StepState::Applied)];
-        assert_eq!(outcomes(&report(300), &known(&none, &whole)).pass, Some(true));
+        assert_eq!(outcomes(&report(300), &known(&none, &whole, &Shard::default())).pass, Some(true));
     }
 }
