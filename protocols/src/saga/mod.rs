@@ -37,7 +37,9 @@
 //! Nothing blocks: an orchestrator that is down stalls only its own sagas,
 //! and clients go on through another. The price is isolation: between the
 //! debit and the credit (or its compensation) the money is nowhere, and a
-//! `read-all` that looks then sums to less than the bank's total.
+//! `read-all` that looks then sums to less than the bank's total (or to
+//! more: it asks the shards one by one, so it may see a credit and miss
+//! its debit).
 //!
 //! # Checks (judged at the end of a run, see [`checks`])
 //!
