@@ -55,7 +55,7 @@ impl Registry {
     }
 
     /// Orrery's own protocols: register, abd, primary-backup, raft,
-    /// load-balancer, 2pc, paxos-commit.
+    /// load-balancer, 2pc, paxos-commit, saga.
     pub fn builtin() -> Registry {
         Registry::new()
             .with::<protocols::register::Register>()
@@ -65,6 +65,7 @@ impl Registry {
             .with::<protocols::load_balancer::LoadBalancer>()
             .with::<protocols::commit::TwoPc>()
             .with::<protocols::commit::PaxosCommit>()
+            .with::<protocols::saga::Saga>()
     }
 
     /// The same registry with `P` added.

@@ -12,6 +12,7 @@ pub mod load_balancer;
 pub mod primary_backup;
 pub mod raft;
 pub mod register;
+pub mod saga;
 
 pub use sim_core::{Catalogued, Judgement};
 
