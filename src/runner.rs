@@ -111,6 +111,7 @@ const PROTOCOLS: &[Registration] = &[
     register::<protocols::load_balancer::LoadBalancer>(),
     register::<protocols::commit::TwoPc>(),
     register::<protocols::commit::PaxosCommit>(),
+    register::<protocols::log::Log>(),
 ];
 
 /// The protocols a scenario may name.
