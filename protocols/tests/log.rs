@@ -128,7 +128,126 @@ fn a_quiet_run_delivers_every_message_once() {
 }
 
 #[test]
-fn correct_log_passes_200_seeds_under_the_nemesis() {
-    let failures = sweep(&Log::default(), &Scenario::default(), 0..200);
+fn correct_log_passes_1000_seeds_under_the_nemesis() {
+    let scenario = Scenario { workload: with_consumer_crashes(3), ..Scenario::default() };
+    let failures = sweep(&Log::default(), &scenario, 0..1000);
     assert!(failures.is_empty(), "failing seeds: {failures:?}");
+}
+
+/// `cargo test -p protocols --test log --release -- --ignored`
+#[test]
+#[ignore = "10,000 seeds: minutes"]
+fn correct_log_passes_10000_seeds_under_the_nemesis() {
+    let scenario = Scenario { workload: with_consumer_crashes(3), ..Scenario::default() };
+    let failures = sweep(&Log::default(), &scenario, 0..10_000);
+    assert!(failures.is_empty(), "failing seeds: {failures:?}");
+}
+
+fn with_consumer_crashes(percent: u64) -> LogWorkload {
+    LogWorkload { consumer_crash: Probability::ratio(percent, 100), ..Scenario::default().workload }
+}
+
+/// Without idempotence the guarantee is at-least-once, and the nemesis's
+/// retries put some messages in the log twice: allowed, and counted.
+#[test]
+fn without_idempotence_duplicates_are_allowed_at_least_once() {
+    let protocol = Log { idempotent: false, ..Log::default() };
+    let scenario = retry_storm();
+    let failures = sweep(&protocol, &scenario, 0..20);
+    assert!(failures.is_empty(), "failing seeds: {failures:?}");
+    let (_, judgements) = run(protocol, &scenario, 4);
+    assert_eq!(judgements[0].name, "delivery (at-least-once)");
+    assert!(!judgements[0].detail.contains(" 0 allowed duplicates"), "{}", judgements[0].detail);
+}
+
+/// Crashes only, one broker at a time: leaders fail over often.
+fn crash_storm() -> Scenario {
+    Scenario { kinds: vec![NemesisKind::Crash], ..Scenario::default() }
+}
+
+/// Both followers pause at 300ms, so the ISR shrinks to the leader n1; n1
+/// crashes at 900ms, the followers resume at 1000ms, n1 restarts at 1600ms.
+fn last_replica_down() -> Scenario {
+    let mut faults = FaultSchedule::new();
+    faults.push(ms(300), Fault::Pause { node: NodeId(2) });
+    faults.push(ms(300), Fault::Pause { node: NodeId(3) });
+    faults.push(ms(900), Fault::Crash { node: NodeId(1) });
+    faults.push(ms(1000), Fault::Resume { node: NodeId(2) });
+    faults.push(ms(1000), Fault::Resume { node: NodeId(3) });
+    faults.push(ms(1600), Fault::Restart { node: NodeId(1) });
+    Scenario { kinds: Vec::new(), faults, loss: Probability::NEVER, ..Scenario::default() }
+}
+
+/// No faults but a network losing one message in ten: many retries.
+fn retry_storm() -> Scenario {
+    let workload = LogWorkload { messages: 80, ..Scenario::default().workload };
+    Scenario { kinds: Vec::new(), loss: Probability::ratio(1, 10), workload, ..Scenario::default() }
+}
+
+/// No faults; one poll in twenty crashes its consumer mid-batch.
+fn consumer_crashes() -> Scenario {
+    let workload = LogWorkload { messages: 100, ..with_consumer_crashes(5) };
+    Scenario { kinds: Vec::new(), loss: Probability::NEVER, workload, ..Scenario::default() }
+}
+
+#[test]
+fn correct_log_survives_each_bugs_scenario() {
+    for scenario in [crash_storm(), last_replica_down(), retry_storm(), consumer_crashes()] {
+        let failures = sweep(&Log::default(), &scenario, 0..50);
+        assert!(failures.is_empty(), "failing seeds: {failures:?}");
+    }
+}
+
+/// Asserts `bug` is found in `scenario` within `seeds_max` seeds by the
+/// exactly-once delivery check, reporting `anomaly`.
+fn assert_found(bug: LogBug, scenario: &Scenario, seeds_max: u64, anomaly: &str) {
+    let found = first_failure(with_bug(bug), scenario, seeds_max);
+    let (seed, what) = found.unwrap_or_else(|| panic!("{bug:?} not found within {seeds_max} seeds"));
+    println!("{bug:?}: seed {seed}: {what}");
+    assert!(what.starts_with("delivery (exactly-once): "), "seed={seed} what={what}");
+    assert!(what.contains(anomaly), "seed={seed} what={what}");
+}
+
+/// K = 20: acks-leader-only is found within twenty seeds of crashes (first: seed 1), as lost messages.
+#[test]
+fn acks_leader_only_loses_acknowledged_messages() {
+    assert_found(LogBug::AcksLeaderOnly, &crash_storm(), 20, " lost (first: ");
+}
+
+/// K = 1: unclean-election loses what the last in-sync replica acknowledged, on seed 0.
+#[test]
+fn unclean_election_loses_acknowledged_messages() {
+    assert_found(LogBug::UncleanElection, &last_replica_down(), 1, " lost (first: ");
+}
+
+/// K = 3: commit-before-process loses a crashed consumer's batch within three seeds.
+#[test]
+fn commit_before_process_loses_a_crashed_consumers_batch() {
+    assert_found(LogBug::CommitBeforeProcess, &consumer_crashes(), 3, " lost (first: ");
+}
+
+/// K = 1: retry-duplicates puts retried messages in the log twice, on seed 0.
+#[test]
+fn retry_duplicates_duplicates_retried_messages() {
+    assert_found(LogBug::RetryDuplicates, &retry_storm(), 1, " duplicated (first: ");
+}
+
+/// acks = "leader" answers after one sync, "all" after a replication round:
+/// the cheaper one is faster and, on a quiet run, as complete.
+#[test]
+fn acks_leader_is_faster_than_acks_all_on_a_quiet_run() {
+    let scenario = Scenario { kinds: Vec::new(), loss: Probability::NEVER, ..Scenario::default() };
+    let p99 = |acks| {
+        let (report, judgements) = run(Log { acks, ..Log::default() }, &scenario, 1);
+        assert_eq!(failure(&report, &judgements), None);
+        let ops = report.history.operations().unwrap();
+        let latencies = sim_core::check::availability::availability(
+            &ops.into_iter().filter(|op| op.f == "send").collect::<Vec<_>>(),
+            &[],
+            &Default::default(),
+        );
+        latencies.latency.expect("sends succeeded").p99
+    };
+    let (leader, all) = (p99(Acks::Leader), p99(Acks::All));
+    assert!(leader < all, "p99 leader={leader} all={all}");
 }

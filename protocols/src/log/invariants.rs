@@ -60,9 +60,16 @@ fn high_watermarks(config: &Log, view: &ClusterView<'_, Log>) -> Vec<Option<u64>
         .collect()
 }
 
-/// For each partition, one past the highest offset any poll delivered.
-fn delivered_ends(config: &Log, report: &RunReport) -> Vec<u64> {
-    let mut ends = vec![0u64; config.partitions as usize];
+/// For each partition, how far the group got: one past the highest offset
+/// any poll delivered, or the committed offset if that is further (a
+/// consumer that commits what it never delivered moved the group past it).
+fn delivered_ends(config: &Log, report: &RunReport, view: &ClusterView<'_, Log>) -> Vec<u64> {
+    let committed = view.servers().find_map(|(_, s)| match s {
+        Server::Controller(c) => Some(c.group.committed.clone()),
+        Server::Broker(_) => None,
+    });
+    let mut ends = committed.unwrap_or_default();
+    ends.resize(config.partitions as usize, 0);
     let records = report.history.records();
     for r in records.iter().filter(|r| r.kind == RecordType::Ok && r.f == "poll") {
         for item in r.value.as_list().unwrap_or_default() {
@@ -94,7 +101,7 @@ pub fn judge(config: &Log, report: &RunReport, view: &ClusterView<'_, Log>) -> V
         Err(e) => return vec![Judgement { name: "delivery".into(), pass: Some(false), detail: e.to_string(), at }],
     };
     let hws = high_watermarks(config, view);
-    let ends = delivered_ends(config, report);
+    let ends = delivered_ends(config, report, view);
     let undrained: Vec<String> = hws
         .iter()
         .zip(&ends)
