@@ -32,6 +32,8 @@ pub struct Replica {
     pending_isr: Option<Vec<NodeId>>,
     /// (Leader) sends with `acks = "all"` awaiting the high watermark.
     waiting: Vec<Waiting>,
+    /// (Leader) followers whose fetch found nothing new, answered at the next append.
+    parked: Vec<NodeId>,
     /// (Follower) a fetch is outstanding, sent at this time.
     fetching: Option<Time>,
 }
@@ -145,6 +147,7 @@ impl Broker {
             // Unanswered sends of an old epoch get no reply: their producers retry.
             replica.waiting.clear();
             replica.follower_end.clear();
+            replica.parked.clear();
             replica.caught_up_at = replica.state.isr.iter().map(|&id| (id, now)).collect();
             replica.fetching = None;
         }
@@ -192,14 +195,28 @@ impl Broker {
             replica.caught_up_at.insert(from, now);
         }
         self.advance_hw(ctx, p);
-        let replica = &self.replicas[p];
-        let upto = (offset as usize + fetch_max).min(replica.log.len());
-        let records = replica.log[offset as usize..upto].to_vec();
-        let reply = Msg::FetchReply { partition: p as u32, epoch, from: offset, records, hw: replica.hw };
-        ctx.send(from, reply);
+        let replica = &mut self.replicas[p];
+        if offset == replica.end() {
+            // Long poll: nothing new, so answer when there is (or let the follower ask again).
+            if !replica.parked.contains(&from) {
+                replica.parked.push(from);
+            }
+        } else {
+            self.send_records(ctx, p, from, fetch_max);
+        }
         if self.replicas[p].pending_isr.is_none() {
             self.maintain_isr(ctx, p);
         }
+    }
+
+    /// (Leader) sends `to` the records after its known log end, and the watermark.
+    fn send_records(&self, ctx: &mut Context<'_, Log>, p: usize, to: NodeId, fetch_max: usize) {
+        let replica = &self.replicas[p];
+        let offset = replica.follower_end.get(&to).copied().unwrap_or(0) as usize;
+        let upto = (offset + fetch_max).min(replica.log.len());
+        let records = replica.log[offset..upto].to_vec();
+        let epoch = replica.state.epoch;
+        ctx.send(to, Msg::FetchReply { partition: p as u32, epoch, from: offset as u64, records, hw: replica.hw });
     }
 
     /// (Follower) the leader's records: append and sync, then fetch on.
@@ -257,9 +274,14 @@ impl Broker {
                 ctx.storage().put(&log_key(p, offset), &record);
                 ctx.storage().sync();
                 replica.log.push(record);
+                let parked = std::mem::take(&mut replica.parked);
+                for follower in parked {
+                    self.send_records(ctx, p, follower, self.config.fetch_max);
+                }
                 offset
             }
         };
+        let replica = &mut self.replicas[p];
         if ack_early || offset < replica.hw {
             ctx.send(client, Msg::ProduceReply { req, offset: Some(offset) });
         } else {

@@ -167,28 +167,29 @@ impl LogClient {
 
     // ----- consumer -----
 
+    /// A poll waits up to `poll_timeout` for a batch, as a real consumer's
+    /// poll blocks: with nothing to fetch from (no membership, no partition,
+    /// no known leader) it completes empty when the wait is over.
     fn poll(&mut self, ctx: &mut Context<'_, Log>, op: OpId, crash: bool) {
-        let Some(m) = self.membership.as_mut() else {
-            self.join(ctx);
-            ctx.complete(op, Outcome::Ok(Value::List(Vec::new())));
-            return;
-        };
-        let owned: Vec<(u32, u64)> = m.positions.iter().map(|(&p, &o)| (p, o)).collect();
-        if owned.is_empty() {
-            ctx.complete(op, Outcome::Ok(Value::List(Vec::new())));
-            return;
-        }
-        let (partition, from) = owned[m.next % owned.len()];
-        m.next += 1;
-        let Some(leader) = self.leader(partition) else {
-            self.ask_metadata(ctx);
-            ctx.complete(op, Outcome::Ok(Value::List(Vec::new())));
-            return;
-        };
         let req = self.req();
-        self.polling = Some(Polling { op, req, partition, from, batch: Vec::new(), crash });
-        ctx.send(leader, Msg::Consume { req, partition, offset: from });
         ctx.set_timer(self.config.poll_timeout, Timer::PollDeadline(req));
+        let mut target = None;
+        match self.membership.as_mut() {
+            None => self.join(ctx),
+            Some(m) if !m.positions.is_empty() => {
+                let owned: Vec<(u32, u64)> = m.positions.iter().map(|(&p, &o)| (p, o)).collect();
+                target = Some(owned[m.next % owned.len()]);
+                m.next += 1;
+            }
+            Some(_) => {}
+        }
+        let (partition, from) = target.unwrap_or((u32::MAX, 0));
+        self.polling = Some(Polling { op, req, partition, from, batch: Vec::new(), crash });
+        let Some((partition, from)) = target else { return };
+        match self.leader(partition) {
+            Some(leader) => ctx.send(leader, Msg::Consume { req, partition, offset: from }),
+            None => self.ask_metadata(ctx),
+        }
     }
 
     fn join(&mut self, ctx: &mut Context<'_, Log>) {
