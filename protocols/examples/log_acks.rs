@@ -77,7 +77,13 @@ fn main() {
     for acks in [Acks::Leader, Acks::All] {
         let row = run(acks, seed);
         let name = if row.acks == Acks::Leader { "leader" } else { "all" };
-        println!("{name:<8} {:>6} {:>12.0} {:>10} {:>10}", row.sent, row.throughput, row.p50.to_string(), row.p99.to_string());
+        println!(
+            "{name:<8} {:>6} {:>12.0} {:>10} {:>10}",
+            row.sent,
+            row.throughput,
+            row.p50.to_string(),
+            row.p99.to_string()
+        );
         println!("         {}", row.delivery);
     }
 }

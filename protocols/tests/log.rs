@@ -5,8 +5,8 @@
 use protocols::log::{Acks, Log, LogBug, LogWorkload};
 use protocols::{Catalogued, Judgement};
 use sim_core::{
-    Duration, Fault, FaultSchedule, Latency, Limits, Nemesis, NemesisKind, NetConfig, NodeId, Pacing, Probability,
-    RunReport, Seed, Sim, Time,
+    Duration, Fault, FaultSchedule, Latency, Limits, Nemesis, NemesisKind, NetConfig, NodeId, Pacing,
+    Probability, RunReport, Seed, Sim, Time,
 };
 
 /// One simulated run's settings besides the protocol and the seed.

@@ -176,15 +176,23 @@ impl Broker {
     }
 
     /// (Leader) a follower's fetch: check its log matches, note its end, send what follows.
-    pub fn on_fetch(&mut self, ctx: &mut Context<'_, Log>, from: NodeId, p: usize, epoch: u64, offset: u64, last_epoch: u64) {
+    pub fn on_fetch(
+        &mut self,
+        ctx: &mut Context<'_, Log>,
+        from: NodeId,
+        p: usize,
+        epoch: u64,
+        offset: u64,
+        last_epoch: u64,
+    ) {
         let now = ctx.clock();
         let fetch_max = self.config.fetch_max;
         let Some(replica) = self.replicas.get_mut(p) else { return };
         if replica.state.leader != Some(ctx.id()) || replica.state.epoch != epoch {
             return;
         }
-        let matches = offset <= replica.end()
-            && (offset == 0 || replica.log[offset as usize - 1].epoch == last_epoch);
+        let matches =
+            offset <= replica.end() && (offset == 0 || replica.log[offset as usize - 1].epoch == last_epoch);
         if !matches {
             let to = offset.saturating_sub(1).min(replica.end());
             ctx.send(from, Msg::Diverged { partition: p as u32, epoch, at: offset, to });
@@ -216,11 +224,22 @@ impl Broker {
         let upto = (offset + fetch_max).min(replica.log.len());
         let records = replica.log[offset..upto].to_vec();
         let epoch = replica.state.epoch;
-        ctx.send(to, Msg::FetchReply { partition: p as u32, epoch, from: offset as u64, records, hw: replica.hw });
+        ctx.send(
+            to,
+            Msg::FetchReply { partition: p as u32, epoch, from: offset as u64, records, hw: replica.hw },
+        );
     }
 
     /// (Follower) the leader's records: append and sync, then fetch on.
-    pub fn on_fetch_reply(&mut self, ctx: &mut Context<'_, Log>, p: usize, epoch: u64, from: u64, records: Vec<Record>, hw: u64) {
+    pub fn on_fetch_reply(
+        &mut self,
+        ctx: &mut Context<'_, Log>,
+        p: usize,
+        epoch: u64,
+        from: u64,
+        records: Vec<Record>,
+        hw: u64,
+    ) {
         let Some(replica) = self.replicas.get_mut(p) else { return };
         if replica.state.epoch != epoch || replica.state.leader == Some(ctx.id()) || from != replica.end() {
             return;
@@ -259,7 +278,15 @@ impl Broker {
     }
 
     /// (Leader) a send: recognise a retry, or append and sync; acknowledge per `acks`.
-    pub fn on_produce(&mut self, ctx: &mut Context<'_, Log>, client: NodeId, req: u64, p: usize, mut record: Record, idempotent: bool, acks: Acks) {
+    pub fn on_produce(
+        &mut self,
+        ctx: &mut Context<'_, Log>,
+        (client, req): (NodeId, u64),
+        p: usize,
+        mut record: Record,
+        idempotent: bool,
+        acks: Acks,
+    ) {
         let ack_early = acks == Acks::Leader || self.config.bugs.contains(&LogBug::AcksLeaderOnly);
         let Some(replica) = self.replicas.get_mut(p).filter(|r| r.state.leader == Some(ctx.id())) else {
             ctx.send(client, Msg::ProduceReply { req, offset: None });
@@ -304,7 +331,8 @@ impl Broker {
         let least = replica.isr_maximal().into_iter().map(end_of).min().unwrap_or(0);
         replica.hw = replica.hw.max(least.min(replica.end()));
         let hw = replica.hw;
-        let (done, rest): (Vec<Waiting>, Vec<Waiting>) = replica.waiting.drain(..).partition(|w| w.offset < hw);
+        let (done, rest): (Vec<Waiting>, Vec<Waiting>) =
+            replica.waiting.drain(..).partition(|w| w.offset < hw);
         replica.waiting = rest;
         for w in done {
             ctx.send(w.client, Msg::ProduceReply { req: w.req, offset: Some(w.offset) });
@@ -324,9 +352,10 @@ impl Broker {
                     *id != me && replica.caught_up_at.get(id).is_none_or(|&at| now.since(at) > lag_max)
                 };
                 let keep: Vec<NodeId> = replica.state.isr.iter().copied().filter(|id| !lagging(id)).collect();
-                let join = replica.follower_end.iter().filter(|&(id, &end)| {
-                    !keep.contains(id) && end >= replica.hw && !lagging(id)
-                });
+                let join = replica
+                    .follower_end
+                    .iter()
+                    .filter(|&(id, &end)| !keep.contains(id) && end >= replica.hw && !lagging(id));
                 let mut isr = keep.clone();
                 isr.extend(join.map(|(id, _)| *id));
                 if !isr.contains(&me) {
@@ -343,7 +372,14 @@ impl Broker {
     }
 
     /// (Leader) a consumer's read: committed records only, below the high watermark.
-    pub fn on_consume(&mut self, ctx: &mut Context<'_, Log>, client: NodeId, req: u64, p: usize, offset: u64) {
+    pub fn on_consume(
+        &mut self,
+        ctx: &mut Context<'_, Log>,
+        client: NodeId,
+        req: u64,
+        p: usize,
+        offset: u64,
+    ) {
         let fetch_max = self.config.fetch_max as u64;
         let reply = match self.replicas.get(p).filter(|r| r.state.leader == Some(ctx.id())) {
             Some(replica) => {

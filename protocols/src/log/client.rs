@@ -108,7 +108,16 @@ impl LogClient {
     fn send(&mut self, ctx: &mut Context<'_, Log>, op: OpId, partition: u32, value: i64) {
         self.next_seq += 1;
         let req = self.req();
-        self.sending = Some(Sending { op, first_req: req, req, partition, value, seq: self.next_seq, attempts: 0, sent: false });
+        self.sending = Some(Sending {
+            op,
+            first_req: req,
+            req,
+            partition,
+            value,
+            seq: self.next_seq,
+            attempts: 0,
+            sent: false,
+        });
         self.attempt(ctx);
     }
 
@@ -118,7 +127,13 @@ impl LogClient {
         if let Some(leader) = self.leader(s.partition) {
             let record = Record { epoch: 0, producer, seq: s.seq, value: s.value };
             let idempotent = self.config.idempotent;
-            let msg = Msg::Produce { req: s.req, partition: s.partition, record, idempotent, acks: self.config.acks };
+            let msg = Msg::Produce {
+                req: s.req,
+                partition: s.partition,
+                record,
+                idempotent,
+                acks: self.config.acks,
+            };
             ctx.send(leader, msg);
             self.sending.as_mut().expect("sending").sent = true;
         } else {
@@ -212,8 +227,16 @@ impl LogClient {
         }
     }
 
-    fn on_consume_reply(&mut self, ctx: &mut Context<'_, Log>, req: u64, ok: bool, from: u64, values: Vec<i64>) {
-        let Some(expected) = self.polling.as_ref().filter(|p| p.req == req && p.batch.is_empty()).map(|p| p.from)
+    fn on_consume_reply(
+        &mut self,
+        ctx: &mut Context<'_, Log>,
+        req: u64,
+        ok: bool,
+        from: u64,
+        values: Vec<i64>,
+    ) {
+        let Some(expected) =
+            self.polling.as_ref().filter(|p| p.req == req && p.batch.is_empty()).map(|p| p.from)
         else {
             return;
         };
@@ -267,7 +290,13 @@ impl LogClient {
         ctx.send(controller, Msg::Commit { member: m.member, generation: m.generation, partition, offset });
     }
 
-    fn on_assignment(&mut self, ctx: &mut Context<'_, Log>, member: u64, generation: u64, partitions: Vec<(u32, u64)>) {
+    fn on_assignment(
+        &mut self,
+        ctx: &mut Context<'_, Log>,
+        member: u64,
+        generation: u64,
+        partitions: Vec<(u32, u64)>,
+    ) {
         let now = ctx.clock();
         let Some(m) = self.membership.as_mut().filter(|m| m.member == member) else { return };
         m.heard = now;
@@ -300,11 +329,17 @@ impl Client<Log> for LogClient {
     }
 
     fn on_invoke(&mut self, ctx: &mut Context<'_, Log>, id: OpId, op: Op) {
-        let partition = op.key.as_ref().and_then(Value::as_int).filter(|&p| (0..i64::from(self.config.partitions)).contains(&p));
+        let partition = op
+            .key
+            .as_ref()
+            .and_then(Value::as_int)
+            .filter(|&p| (0..i64::from(self.config.partitions)).contains(&p));
         match (op.f.as_str(), partition, op.value.as_int()) {
             ("send", Some(p), Some(value)) => self.send(ctx, id, p as u32, value),
             ("poll", _, _) => self.poll(ctx, id, op.value.as_str() == Some("crash")),
-            _ => ctx.complete(id, Outcome::Fail(format!("the log cannot perform {:?} on {:?}", op.f, op.key))),
+            _ => {
+                ctx.complete(id, Outcome::Fail(format!("the log cannot perform {:?} on {:?}", op.f, op.key)))
+            }
         }
     }
 
@@ -316,10 +351,8 @@ impl Client<Log> for LogClient {
             Msg::Assignment { member, generation, partitions } => {
                 self.on_assignment(ctx, member, generation, partitions);
             }
-            Msg::NotMember { member } => {
-                if self.membership.as_ref().is_some_and(|m| m.member == member) {
-                    self.membership = None;
-                }
+            Msg::NotMember { member } if self.membership.as_ref().is_some_and(|m| m.member == member) => {
+                self.membership = None;
             }
             _ => {}
         }

@@ -34,7 +34,13 @@ pub struct Controller {
 impl Controller {
     /// A controller to be rebuilt from storage in [`Controller::start`].
     pub fn new(config: Log) -> Controller {
-        Controller { config, partitions: Vec::new(), group: Group::default(), alive: BTreeMap::new(), members: BTreeMap::new() }
+        Controller {
+            config,
+            partitions: Vec::new(),
+            group: Group::default(),
+            alive: BTreeMap::new(),
+            members: BTreeMap::new(),
+        }
     }
 
     /// How often the controller looks for silent brokers and members.
@@ -80,12 +86,17 @@ impl Controller {
     pub fn tick(&mut self, ctx: &mut Context<'_, Log>) {
         let now = ctx.clock();
         let session = self.config.session;
-        let dead: Vec<NodeId> = self.alive.iter().filter(|(_, at)| now.since(**at) > session).map(|(b, _)| *b).collect();
+        let dead: Vec<NodeId> =
+            self.alive.iter().filter(|(_, at)| now.since(**at) > session).map(|(b, _)| *b).collect();
         for broker in &dead {
             self.alive.remove(broker);
         }
-        let expired: Vec<u64> =
-            self.members.iter().filter(|(_, (_, at))| now.since(*at) > self.config.member_session).map(|(m, _)| *m).collect();
+        let expired: Vec<u64> = self
+            .members
+            .iter()
+            .filter(|(_, (_, at))| now.since(*at) > self.config.member_session)
+            .map(|(m, _)| *m)
+            .collect();
         for member in &expired {
             self.members.remove(member);
         }
@@ -115,7 +126,8 @@ impl Controller {
             }
             let live_isr: Vec<NodeId> = state.isr.iter().copied().filter(|id| alive.contains(id)).collect();
             // Prefer a replica other than the one that just restarted; it is still eligible.
-            let mut candidates: Vec<NodeId> = live_isr.iter().copied().filter(|&id| Some(id) != bounced).collect();
+            let mut candidates: Vec<NodeId> =
+                live_isr.iter().copied().filter(|&id| Some(id) != bounced).collect();
             candidates.extend(live_isr.iter().copied().filter(|&id| Some(id) == bounced));
             let (leader, isr) = match candidates.first() {
                 Some(&leader) => (Some(leader), live_isr),
@@ -127,7 +139,9 @@ impl Controller {
                 // The last in-sync replicas stay in the set: one of them must come back.
                 None => (None, state.isr.clone()),
             };
-            if leader == state.leader && isr == state.isr {
+            // A restarted leader re-elected still gets a new epoch: nothing of its old term survives.
+            let rebooted = bounced.is_some() && state.leader == bounced;
+            if leader == state.leader && isr == state.isr && !rebooted {
                 continue;
             }
             state.epoch += 1;
@@ -157,7 +171,14 @@ impl Controller {
     }
 
     /// A leader's proposed in-sync set: accepted only against the current state.
-    pub fn on_alter_isr(&mut self, ctx: &mut Context<'_, Log>, from: NodeId, p: usize, version: u64, isr: Vec<NodeId>) {
+    pub fn on_alter_isr(
+        &mut self,
+        ctx: &mut Context<'_, Log>,
+        from: NodeId,
+        p: usize,
+        version: u64,
+        isr: Vec<NodeId>,
+    ) {
         let Some(state) = self.partitions.get_mut(p) else { return };
         if state.leader == Some(from) && state.version == version && isr.contains(&from) {
             state.isr = isr;
@@ -202,11 +223,71 @@ impl Controller {
     }
 
     /// A commit: accepted from the partition's owner in the current generation, never backwards.
-    pub fn on_commit(&mut self, ctx: &mut Context<'_, Log>, member: u64, generation: u64, p: usize, offset: u64) {
+    pub fn on_commit(
+        &mut self,
+        ctx: &mut Context<'_, Log>,
+        member: u64,
+        generation: u64,
+        p: usize,
+        offset: u64,
+    ) {
         let current = generation == self.group.generation && self.owner(p) == Some(member);
         if current && self.group.committed.get(p).is_some_and(|&c| offset > c) {
             self.group.committed[p] = offset;
             self.persist(ctx);
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn controller(bugs: Vec<LogBug>, isr: &[u32], alive: &[u32]) -> Controller {
+        let mut c = Controller::new(Log { partitions: 1, bugs, ..Log::default() });
+        let isr: Vec<NodeId> = isr.iter().map(|&i| NodeId(i)).collect();
+        c.partitions = vec![PartitionState { epoch: 1, version: 1, leader: Some(isr[0]), isr }];
+        c.alive = alive.iter().map(|&i| (NodeId(i), Time::ZERO)).collect();
+        c
+    }
+
+    #[test]
+    fn a_dead_leader_is_replaced_from_the_live_isr() {
+        let mut c = controller(Vec::new(), &[1, 2], &[2, 3]);
+        assert!(c.elect(None));
+        let state = &c.partitions[0];
+        assert_eq!((state.epoch, state.version, state.leader), (2, 2, Some(NodeId(2))));
+        assert_eq!(state.isr, vec![NodeId(2)]);
+    }
+
+    #[test]
+    fn with_no_live_isr_the_partition_waits_for_its_last_replica() {
+        let mut c = controller(Vec::new(), &[1], &[2, 3]);
+        assert!(c.elect(None));
+        assert_eq!(c.partitions[0].leader, None);
+        assert_eq!(c.partitions[0].isr, vec![NodeId(1)]);
+        assert!(!c.elect(None), "nothing changes until n1 is back");
+        c.alive.insert(NodeId(1), Time::ZERO);
+        assert!(c.elect(None));
+        assert_eq!(c.partitions[0].leader, Some(NodeId(1)));
+    }
+
+    #[test]
+    fn unclean_election_takes_any_live_replica() {
+        let mut c = controller(vec![LogBug::UncleanElection], &[1], &[2, 3]);
+        assert!(c.elect(None));
+        assert_eq!(c.partitions[0].leader, Some(NodeId(2)));
+        assert_eq!(c.partitions[0].isr, vec![NodeId(2)]);
+    }
+
+    #[test]
+    fn a_restarted_leader_is_replaced_but_stays_eligible() {
+        let mut c = controller(Vec::new(), &[1, 2], &[1, 2]);
+        assert!(c.elect(Some(NodeId(1))));
+        assert_eq!(c.partitions[0].leader, Some(NodeId(2)));
+        assert_eq!(c.partitions[0].isr, vec![NodeId(1), NodeId(2)]);
+        let mut alone = controller(Vec::new(), &[1], &[1, 2]);
+        assert!(alone.elect(Some(NodeId(1))));
+        assert_eq!((alone.partitions[0].leader, alone.partitions[0].epoch), (Some(NodeId(1)), 2));
     }
 }

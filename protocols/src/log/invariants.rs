@@ -73,12 +73,12 @@ fn delivered_ends(config: &Log, report: &RunReport, view: &ClusterView<'_, Log>)
     let records = report.history.records();
     for r in records.iter().filter(|r| r.kind == RecordType::Ok && r.f == "poll") {
         for item in r.value.as_list().unwrap_or_default() {
-            if let Some([p, o, _]) = item.as_list().and_then(|l| <&[_; 3]>::try_from(l).ok()) {
-                if let (Some(p), Some(o)) = (p.as_int(), o.as_int()) {
-                    if let Some(end) = ends.get_mut(p as usize) {
-                        *end = (*end).max(o as u64 + 1);
-                    }
-                }
+            let triple = item.as_list().and_then(|l| <&[_; 3]>::try_from(l).ok());
+            if let Some([p, o, _]) = triple
+                && let (Some(p), Some(o)) = (p.as_int(), o.as_int())
+                && let Some(end) = ends.get_mut(p as usize)
+            {
+                *end = (*end).max(o as u64 + 1);
             }
         }
     }
@@ -94,11 +94,15 @@ pub fn judge(config: &Log, report: &RunReport, view: &ClusterView<'_, Log>) -> V
     let at = None;
     let operations = match report.history.operations() {
         Ok(ops) => ops,
-        Err(e) => return vec![Judgement { name: "delivery".into(), pass: Some(false), detail: e.to_string(), at }],
+        Err(e) => {
+            return vec![Judgement { name: "delivery".into(), pass: Some(false), detail: e.to_string(), at }];
+        }
     };
     let checked = match delivery::check(&operations, guarantee) {
         Ok(checked) => checked,
-        Err(e) => return vec![Judgement { name: "delivery".into(), pass: Some(false), detail: e.to_string(), at }],
+        Err(e) => {
+            return vec![Judgement { name: "delivery".into(), pass: Some(false), detail: e.to_string(), at }];
+        }
     };
     let hws = high_watermarks(config, view);
     let ends = delivered_ends(config, report, view);
@@ -112,7 +116,8 @@ pub fn judge(config: &Log, report: &RunReport, view: &ClusterView<'_, Log>) -> V
             None => format!("partition {p} has no leader"),
         })
         .collect();
-    let only_lost = checked.duplicates.is_empty() && checked.reorders.is_empty() && checked.unexpected.is_empty();
+    let only_lost =
+        checked.duplicates.is_empty() && checked.reorders.is_empty() && checked.unexpected.is_empty();
     let name = match guarantee {
         Guarantee::AtLeastOnce => "delivery (at-least-once)",
         Guarantee::ExactlyOnce => "delivery (exactly-once)",

@@ -178,7 +178,11 @@ impl Protocol for Log {
     type Client = LogClient;
 
     fn server(&self, id: NodeId, cluster: &Cluster) -> Server {
-        assert!(cluster.servers().len() >= 2, "servers={} the log needs a controller and a broker", cluster.servers().len());
+        assert!(
+            cluster.servers().len() >= 2,
+            "servers={} the log needs a controller and a broker",
+            cluster.servers().len()
+        );
         if id == cluster.servers()[0] {
             Server::Controller(Controller::new(self.clone()))
         } else {
@@ -200,7 +204,10 @@ impl Catalogued for Log {
     const SUMMARY: &'static str =
         "a replicated partitioned log with ISR, acks, idempotent producers and consumer groups (after Kafka)";
     const BUGS: &'static [(&'static str, &'static str)] = &[
-        ("acks-leader-only", "leaders acknowledge before replicating: a failover loses acknowledged messages"),
+        (
+            "acks-leader-only",
+            "leaders acknowledge before replicating: a failover loses acknowledged messages",
+        ),
         ("unclean-election", "an out-of-sync replica may lead: acknowledged messages it lacks vanish"),
         ("commit-before-process", "consumers commit before processing: a consumer crash loses its batch"),
         ("retry-duplicates", "every retry is a new record: a retried send lands twice"),

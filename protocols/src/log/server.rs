@@ -57,7 +57,9 @@ impl Node<Log> for Server {
 fn controller_message(c: &mut Controller, ctx: &mut Context<'_, Log>, from: NodeId, msg: Msg) {
     match msg {
         Msg::BrokerHeartbeat { restarted } => c.on_broker_heartbeat(ctx, from, restarted),
-        Msg::AlterIsr { partition, version, isr } => c.on_alter_isr(ctx, from, partition as usize, version, isr),
+        Msg::AlterIsr { partition, version, isr } => {
+            c.on_alter_isr(ctx, from, partition as usize, version, isr)
+        }
         Msg::MetadataRequest => ctx.send(from, Msg::Metadata { partitions: c.partitions.clone() }),
         Msg::Join { member } => c.on_join(ctx, from, member),
         Msg::Heartbeat { member } => c.on_heartbeat(ctx, from, member),
@@ -80,7 +82,7 @@ fn broker_message(b: &mut Broker, ctx: &mut Context<'_, Log>, from: NodeId, msg:
         }
         Msg::Diverged { partition, epoch, at, to } => b.on_diverged(ctx, partition as usize, epoch, at, to),
         Msg::Produce { req, partition, record, idempotent, acks } => {
-            b.on_produce(ctx, from, req, partition as usize, record, idempotent, acks);
+            b.on_produce(ctx, (from, req), partition as usize, record, idempotent, acks);
         }
         Msg::Consume { req, partition, offset } => b.on_consume(ctx, from, req, partition as usize, offset),
         _ => {}

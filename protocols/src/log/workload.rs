@@ -26,12 +26,7 @@ pub struct LogWorkload {
 
 impl Default for LogWorkload {
     fn default() -> LogWorkload {
-        LogWorkload {
-            producers: 2,
-            partitions: 2,
-            messages: 100,
-            consumer_crash: Probability::ratio(0, 1),
-        }
+        LogWorkload { producers: 2, partitions: 2, messages: 100, consumer_crash: Probability::ratio(0, 1) }
     }
 }
 

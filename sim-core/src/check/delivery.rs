@@ -179,7 +179,10 @@ pub struct Report {
 impl Report {
     /// Whether the history keeps the guarantee.
     pub fn is_valid(&self) -> bool {
-        self.lost.is_empty() && self.duplicates.is_empty() && self.reorders.is_empty() && self.unexpected.is_empty()
+        self.lost.is_empty()
+            && self.duplicates.is_empty()
+            && self.reorders.is_empty()
+            && self.unexpected.is_empty()
     }
 
     /// One line for people: the counts, and the first anomaly of each class.
@@ -189,17 +192,34 @@ impl Report {
             self.sends_ok, self.delivered, self.redeliveries, self.duplicates_allowed
         )];
         if let Some(l) = self.lost.first() {
-            parts.push(format!("{} lost (first: {} to partition {}, op {})", self.lost.len(), l.message, l.partition, l.send));
+            parts.push(format!(
+                "{} lost (first: {} to partition {}, op {})",
+                self.lost.len(),
+                l.message,
+                l.partition,
+                l.send
+            ));
         }
         if let Some(d) = self.duplicates.first() {
             let at: Vec<String> = d.positions.iter().map(Position::to_string).collect();
-            parts.push(format!("{} duplicated (first: {} at {})", self.duplicates.len(), d.message, at.join(", ")));
+            parts.push(format!(
+                "{} duplicated (first: {} at {})",
+                self.duplicates.len(),
+                d.message,
+                at.join(", ")
+            ));
         }
         if let Some(r) = self.reorders.first() {
             parts.push(format!("{} reordered (first: {})", self.reorders.len(), describe(r)));
         }
         if let Some(u) = self.unexpected.first() {
-            parts.push(format!("{} unexpected (first: {} at {}, poll {})", self.unexpected.len(), u.message, u.position, u.poll));
+            parts.push(format!(
+                "{} unexpected (first: {} at {}, poll {})",
+                self.unexpected.len(),
+                u.message,
+                u.position,
+                u.poll
+            ));
         }
         parts.join("; ")
     }
@@ -322,7 +342,8 @@ fn deliveries(ops: &[Operation]) -> Result<Vec<Delivery>, DeliveryError> {
         }
         let malformed = || DeliveryError::MalformedPoll { op: poll, found: op.result.clone() };
         for item in op.result.as_list().ok_or_else(malformed)? {
-            let [Value::Int(partition), Value::Int(offset), message] = item.as_list().ok_or_else(malformed)?
+            let [Value::Int(partition), Value::Int(offset), message] =
+                item.as_list().ok_or_else(malformed)?
             else {
                 return Err(malformed());
             };
@@ -439,7 +460,8 @@ fn producer_order(
     // acknowledgements count.
     let mut events: Vec<(usize, bool, usize, Position)> = Vec::new();
     for (message, send) in sends {
-        let Some(first) = at.get(message).and_then(|p| p.iter().find(|p| p.partition == send.partition)) else {
+        let Some(first) = at.get(message).and_then(|p| p.iter().find(|p| p.partition == send.partition))
+        else {
             continue;
         };
         let op = &ops[send.op];
@@ -482,7 +504,14 @@ mod tests {
             Ops(Vec::new())
         }
 
-        fn at(&mut self, f: &str, key: Option<i64>, kind: RecordType, result: Value, span: (usize, usize)) -> usize {
+        fn at(
+            &mut self,
+            f: &str,
+            key: Option<i64>,
+            kind: RecordType,
+            result: Value,
+            span: (usize, usize),
+        ) -> usize {
             let argument = if f == "send" { result.clone() } else { Value::Nil };
             self.0.push(Operation {
                 invoke_index: span.0,
@@ -553,7 +582,10 @@ mod tests {
         assert_eq!(at_least.duplicates_allowed, 1);
         let exactly = ops.check(Guarantee::ExactlyOnce);
         let positions = vec![Position { partition: 0, offset: 0 }, Position { partition: 0, offset: 1 }];
-        assert_eq!(exactly.duplicates, vec![Duplicate { message: Value::Int(5), positions, polls: vec![a, b] }]);
+        assert_eq!(
+            exactly.duplicates,
+            vec![Duplicate { message: Value::Int(5), positions, polls: vec![a, b] }]
+        );
     }
 
     #[test]
@@ -567,7 +599,11 @@ mod tests {
         let position = Position { partition: 0, offset: 0 };
         assert_eq!(
             report.reorders,
-            vec![Reorder::Divergent { position, messages: vec![Value::Int(5), Value::Int(6)], polls: vec![a, b] }]
+            vec![Reorder::Divergent {
+                position,
+                messages: vec![Value::Int(5), Value::Int(6)],
+                polls: vec![a, b]
+            }]
         );
     }
 
@@ -630,10 +666,16 @@ mod tests {
         assert!(matches!(check(&ops.0, Guarantee::AtLeastOnce), Err(DeliveryError::MessageSentTwice { .. })));
         let mut ops = Ops::new();
         ops.at("poll", None, RecordType::Ok, Value::List(vec![Value::Int(3)]), (0, 1));
-        assert!(matches!(check(&ops.0, Guarantee::AtLeastOnce), Err(DeliveryError::MalformedPoll { op: 0, .. })));
+        assert!(matches!(
+            check(&ops.0, Guarantee::AtLeastOnce),
+            Err(DeliveryError::MalformedPoll { op: 0, .. })
+        ));
         let mut ops = Ops::new();
         ops.at("send", None, RecordType::Ok, Value::Int(1), (0, 1));
-        assert!(matches!(check(&ops.0, Guarantee::AtLeastOnce), Err(DeliveryError::SendWithoutPartition { op: 0 })));
+        assert!(matches!(
+            check(&ops.0, Guarantee::AtLeastOnce),
+            Err(DeliveryError::SendWithoutPartition { op: 0 })
+        ));
     }
 
     /// Every anomaly reduced to comparable facts.
@@ -652,7 +694,8 @@ mod tests {
         let mut f = Facts { redeliveries: report.redeliveries, ..Facts::default() };
         f.lost = report.lost.iter().map(|l| l.send).collect();
         f.duplicated = report.duplicates.iter().filter_map(|d| d.message.as_int()).collect();
-        f.unexpected = report.unexpected.iter().filter_map(|u| Some((u.message.as_int()?, u.position))).collect();
+        f.unexpected =
+            report.unexpected.iter().filter_map(|u| Some((u.message.as_int()?, u.position))).collect();
         for r in &report.reorders {
             match r {
                 Reorder::Divergent { position, .. } => f.divergent.insert(*position),
@@ -695,7 +738,8 @@ mod tests {
             if earlier_in_poll.clone().any(|b| b.2.offset >= a.2.offset) {
                 f.backwards.insert((a.0, a.2));
             }
-            let fine = send_of(a.3).is_some_and(|s| ops[s].kind != RecordType::Fail && partition_of(s) == a.2.partition);
+            let fine = send_of(a.3)
+                .is_some_and(|s| ops[s].kind != RecordType::Fail && partition_of(s) == a.2.partition);
             if !fine {
                 f.unexpected.insert((a.3, a.2));
             }
@@ -705,7 +749,9 @@ mod tests {
             all.iter().filter(|d| d.3 == m && d.2.partition == partition_of(s)).map(|d| d.2.offset).min()
         };
         for (b, later) in ops.iter().enumerate().filter(|(_, o)| o.f == "send") {
-            for (a, earlier) in ops.iter().enumerate().filter(|(_, o)| o.f == "send" && o.kind == RecordType::Ok) {
+            for (a, earlier) in
+                ops.iter().enumerate().filter(|(_, o)| o.f == "send" && o.kind == RecordType::Ok)
+            {
                 let before = earlier.complete_index.is_some_and(|c| c < later.invoke_index);
                 let same = partition_of(a) == partition_of(b);
                 if let (true, true, Some(oa), Some(ob)) = (before, same, first(a), first(b))
@@ -725,18 +771,26 @@ mod tests {
         let send = (0..2i64, 0..3u8, 0..12usize, 1..6usize);
         let item = (0..2i64, 0..4i64, 0..7i64);
         let poll = (proptest::collection::vec(item, 0..4), 0..12usize);
-        (proptest::collection::vec(send, 0..6), proptest::collection::vec(poll, 0..4)).prop_map(|(sends, polls)| {
-            let mut ops = Ops::new();
-            for (message, (partition, outcome, start, length)) in sends.into_iter().enumerate() {
-                let kind = [RecordType::Ok, RecordType::Info, RecordType::Fail][usize::from(outcome)];
-                ops.at("send", Some(partition), kind, Value::Int(message as i64), (start, start + length));
-            }
-            for (items, start) in polls {
-                let list = items.iter().map(|&(p, o, m)| Value::from(vec![p, o, m])).collect();
-                ops.at("poll", None, RecordType::Ok, Value::List(list), (start, start + 1));
-            }
-            ops.0
-        })
+        (proptest::collection::vec(send, 0..6), proptest::collection::vec(poll, 0..4)).prop_map(
+            |(sends, polls)| {
+                let mut ops = Ops::new();
+                for (message, (partition, outcome, start, length)) in sends.into_iter().enumerate() {
+                    let kind = [RecordType::Ok, RecordType::Info, RecordType::Fail][usize::from(outcome)];
+                    ops.at(
+                        "send",
+                        Some(partition),
+                        kind,
+                        Value::Int(message as i64),
+                        (start, start + length),
+                    );
+                }
+                for (items, start) in polls {
+                    let list = items.iter().map(|&(p, o, m)| Value::from(vec![p, o, m])).collect();
+                    ops.at("poll", None, RecordType::Ok, Value::List(list), (start, start + 1));
+                }
+                ops.0
+            },
+        )
     }
 
     proptest! {
