@@ -246,3 +246,20 @@ fn acks_leader_is_faster_than_acks_all_on_a_quiet_run() {
     let (leader, all) = (p99(Acks::Leader), p99(Acks::All));
     assert!(leader < all, "p99 leader={leader} all={all}");
 }
+
+/// What `orrery list` prints parses back: every catalogued bug name is a
+/// `bugs` value, and the defaults round-trip through TOML.
+#[test]
+fn catalogue_entry_parses_back() {
+    for (bug, _) in Log::BUGS {
+        let parsed: Result<Log, _> = toml::from_str(&format!("bugs = [{bug:?}]"));
+        assert!(parsed.is_ok(), "bug {bug:?} does not parse: {:?}", parsed.err());
+    }
+    let defaults = toml::to_string(&Log::default()).unwrap();
+    let back: Log = toml::from_str(&defaults).unwrap();
+    assert_eq!(back, Log::default());
+    let workload: toml::Table = toml::from_str("producers = 1\npartitions = 3\nmessages = 5").unwrap();
+    assert!(Log::workload(&workload).is_ok());
+    let bad: toml::Table = toml::from_str("partitions = 0").unwrap();
+    assert_eq!(Log::workload(&bad).err(), Some("`partitions` must be at least 1".to_string()));
+}
