@@ -55,7 +55,7 @@ impl Registry {
     }
 
     /// Orrery's own protocols: register, abd, primary-backup, raft,
-    /// load-balancer, 2pc, paxos-commit, saga.
+    /// load-balancer, 2pc, paxos-commit, saga, log.
     pub fn builtin() -> Registry {
         Registry::new()
             .with::<protocols::register::Register>()
@@ -66,6 +66,7 @@ impl Registry {
             .with::<protocols::commit::TwoPc>()
             .with::<protocols::commit::PaxosCommit>()
             .with::<protocols::saga::Saga>()
+            .with::<protocols::log::Log>()
     }
 
     /// The same registry with `P` added.

@@ -9,6 +9,7 @@
 pub mod abd;
 pub mod commit;
 pub mod load_balancer;
+pub mod log;
 pub mod primary_backup;
 pub mod raft;
 pub mod register;

@@ -13,13 +13,13 @@ fn scenarios() {
     testing::assert_scenarios(&registry(), "scenarios");
 }
 
-/// `cargo test --release -- --ignored --nocapture`: the correct chain over 1,000 seeds.
+/// `cargo test -- --ignored --nocapture`: the correct chain over 1,000 seeds.
 #[test]
 #[ignore = "long: 1,000 seeds"]
 fn chain_nemesis_over_a_thousand_seeds() {
     let (_, runner) = registry().load("scenarios/chain-nemesis.toml").unwrap_or_else(|e| panic!("{e}"));
-    let options = orrery::sweep::Options::default();
-    let sweep = orrery::sweep::run(runner.as_ref(), orrery::sweep::Seeds::range(0..1000), &options);
+    let sweep =
+        orrery::sweep::run(runner.as_ref(), orrery::sweep::Seeds::range(0..1000), &Default::default());
     eprintln!("{}", sweep.conclusion().line());
     assert!(sweep.conclusion().is_expected(), "{}", orrery::sweep::table(&sweep));
 }

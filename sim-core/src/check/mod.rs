@@ -24,6 +24,7 @@
 
 pub mod availability;
 pub mod brute;
+pub mod delivery;
 pub mod formats;
 mod linear;
 mod memo;
