@@ -10,6 +10,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use anyhow::{Context, bail};
+use sim_core::check::delivery::{self, Guarantee};
 use sim_core::check::formats::{self, Format, Parsed};
 use sim_core::check::models::{Kv, KvMap, MultiRegister, Mutex, Queue, Register, Set};
 use sim_core::check::{Budget, CheckError, CheckOptions, Model, Report, Verdict, check};
@@ -34,8 +35,12 @@ pub struct CheckArgs {
     /// The history file.
     pub history: PathBuf,
     /// The model to check against.
-    #[arg(long, short)]
-    pub model: ModelKind,
+    #[arg(long, short, required_unless_present = "delivery")]
+    pub model: Option<ModelKind>,
+    /// Instead of a model: check a queue's deliveries (lost, duplicated, reordered, unexpected
+    /// messages) under this guarantee: at-least-once or exactly-once.
+    #[arg(long, value_parser = parse_guarantee, conflicts_with = "model")]
+    pub delivery: Option<Guarantee>,
     /// Initial value as EDN or JSON (a register's value; a map for multi-register). Default nil.
     #[arg(long)]
     pub init: Option<String>,
@@ -71,9 +76,13 @@ pub fn run(args: CheckArgs) -> anyhow::Result<ExitCode> {
         Some(text) => formats::read_value(text).context("--init is not an EDN or JSON value")?,
         None => Value::Nil,
     };
+    if let Some(guarantee) = args.delivery {
+        return check_delivery(&args, &path, &parsed, guarantee);
+    }
+    let model = args.model.context("--model or --delivery is required")?;
     let options = CheckOptions { budget: budget(&args), threads: 0 };
     let started = wall_clock();
-    let mut report = check_with(args.model, init, &parsed, &options).with_context(|| path.clone())?;
+    let mut report = check_with(model, init, &parsed, &options).with_context(|| path.clone())?;
     let elapsed_ms = started.elapsed().as_secs_f64() * 1e3;
     report.map_lines(&parsed.lines);
     print_report(&args, &path, &parsed, &report, elapsed_ms)?;
@@ -82,6 +91,35 @@ pub fn run(args: CheckArgs) -> anyhow::Result<ExitCode> {
         Verdict::NotLinearizable => ExitCode::from(EXIT_NOT_LINEARIZABLE),
         Verdict::Unknown => ExitCode::from(EXIT_UNKNOWN),
     })
+}
+
+fn parse_guarantee(text: &str) -> Result<Guarantee, String> {
+    match text {
+        "at-least-once" => Ok(Guarantee::AtLeastOnce),
+        "exactly-once" => Ok(Guarantee::ExactlyOnce),
+        other => Err(format!("unknown guarantee {other:?}: use at-least-once or exactly-once")),
+    }
+}
+
+/// Judges a queue history's deliveries: exit 0 if the guarantee holds, 1 if not.
+fn check_delivery(
+    args: &CheckArgs,
+    path: &str,
+    parsed: &Parsed,
+    guarantee: Guarantee,
+) -> anyhow::Result<ExitCode> {
+    let ops = parsed.history.operations().with_context(|| path.to_string())?;
+    let report = delivery::check(&ops, guarantee).with_context(|| path.to_string())?;
+    if args.json {
+        super::out(&format!("{}\n", serde_json::to_string_pretty(&report)?))?;
+    } else {
+        let verdict = if report.is_valid() { "holds" } else { "VIOLATED" };
+        super::out(&format!(
+            "history    {path}\ndelivery   {guarantee:?} {verdict}: {}\n",
+            report.summary()
+        ))?;
+    }
+    Ok(if report.is_valid() { ExitCode::SUCCESS } else { ExitCode::from(EXIT_NOT_LINEARIZABLE) })
 }
 
 #[allow(clippy::disallowed_methods)] // the CLI reports how long the check took, in wall-clock time
