@@ -73,7 +73,14 @@ const DELIMITERS: &[u8] = b"()[]{}\",;";
 
 impl<'a> Reader<'a> {
     fn new(text: &'a str, line: usize, column: usize) -> Reader<'a> {
-        Reader { text: text.as_bytes(), pos: 0, line, line_start: 0, column_base: column.saturating_sub(1), depth: 0 }
+        Reader {
+            text: text.as_bytes(),
+            pos: 0,
+            line,
+            line_start: 0,
+            column_base: column.saturating_sub(1),
+            depth: 0,
+        }
     }
 
     fn column(&self) -> usize {
@@ -335,7 +342,9 @@ fn record(edn: Edn, line: usize, column: usize) -> Result<Option<Record>, Format
         Some(Edn::Keyword(k)) if k == "nemesis" => return Ok(None),
         Some(other) => {
             let found = other.into_value();
-            return Err(error(format!("expected :process to be a non-negative integer or :nemesis, found {found}")));
+            return Err(error(format!(
+                "expected :process to be a non-negative integer or :nemesis, found {found}"
+            )));
         }
         None => return Err(error("expected a :process key".into())),
     };
@@ -353,7 +362,9 @@ fn record(edn: Edn, line: usize, column: usize) -> Result<Option<Record>, Format
         Some(Edn::Int(n)) if n >= 0 => Time::from_nanos(n as u64),
         Some(other) => {
             let found = other.into_value();
-            return Err(error(format!("expected :time to be non-negative integer nanoseconds, found {found}")));
+            return Err(error(format!(
+                "expected :time to be non-negative integer nanoseconds, found {found}"
+            )));
         }
     };
     let value = fields.remove("value").map_or(Value::Nil, Edn::into_value);
@@ -463,7 +474,11 @@ mod tests {
     #[test]
     fn deep_nesting_is_an_error_not_an_overflow() {
         for (open, close) in [("[", "]"), ("{:a ", "}"), ("#_ ", ""), ("#tag ", "")] {
-            let text = format!("[{{:process 0 :type :invoke :f :read :value\n{}1{}}}]", open.repeat(50_000), close.repeat(50_000));
+            let text = format!(
+                "[{{:process 0 :type :invoke :f :read :value\n{}1{}}}]",
+                open.repeat(50_000),
+                close.repeat(50_000)
+            );
             let err = read(&text).unwrap_err();
             assert!(err.to_string().contains("levels of nesting"), "{open}: {err}");
             assert!(err.to_string().starts_with("line 2, column"), "{open}: {err}");
@@ -482,7 +497,8 @@ mod tests {
             (":process -1", "found -1"),
             (":process 99999999999999999999", "found \"99999999999999999999\""),
         ] {
-            let text = format!("[{{:process 0 :type :invoke :f :read}}\n {{{field} :type :ok :f :read :value 1}}]");
+            let text =
+                format!("[{{:process 0 :type :invoke :f :read}}\n {{{field} :type :ok :f :read :value 1}}]");
             let err = read(&text).unwrap_err();
             assert!(err.to_string().starts_with("line 2, column 2: "), "{field}: {err}");
             assert!(err.to_string().contains(message), "{field}: {err}");
