@@ -335,27 +335,69 @@ fn mutated_histories_get_an_answer_long() {
     campaign(env("FUZZ_HISTORIES_FIRST", 1_000_000), env("FUZZ_HISTORIES_CASES", 50_000));
 }
 
+fn record(process: u64, kind: RecordType, f: &str, value: i64) -> Record {
+    let value = if f == "read" && kind == RecordType::Invoke { Value::Nil } else { Value::Int(value) };
+    Record { process, kind, f: f.into(), key: None, value, time: Time::ZERO, error: None }
+}
+
+/// `windows` rounds of `writers` concurrent crashed writes (distinct
+/// values), each round closed by a read of one of its values; then a read
+/// of a value nobody wrote. Not linearizable, but only an exhaustive search
+/// over which crashed writes took effect, and when, can tell.
+fn windows_of_crashed_writes(windows: u64, writers: u64) -> History {
+    let mut history = History::new();
+    let mut process = 0;
+    for window in 0..windows {
+        let first = process;
+        for w in 0..writers {
+            history.push(record(process + w, RecordType::Invoke, "write", (window * writers + w) as i64));
+        }
+        for w in 0..writers {
+            history.push(record(process + w, RecordType::Info, "write", (window * writers + w) as i64));
+        }
+        process += writers;
+        history.push(record(process, RecordType::Invoke, "read", 0));
+        history.push(record(process, RecordType::Ok, "read", (window * writers + first % writers) as i64));
+        process += 1;
+    }
+    history.push(record(process, RecordType::Invoke, "read", 0));
+    history.push(record(process, RecordType::Ok, "read", -5));
+    history
+}
+
 #[test]
 fn adversarial_histories_get_an_answer() {
-    // A hundred processes whose every write crashed, then reads of values
-    // nobody wrote: the search must give up, within its budget.
-    let mut history = History::new();
-    let record = |process: u64, kind, f: &str, value: Value| Record {
-        process,
-        kind,
-        f: f.into(),
-        key: None,
-        value,
-        time: Time::ZERO,
-        error: None,
-    };
-    for process in 0..100 {
-        history.push(record(process, RecordType::Invoke, "write", Value::Int(process as i64)));
-        history.push(record(process, RecordType::Info, "write", Value::Int(process as i64)));
+    // A hundred processes whose every write crashed, then a read of a
+    // value nobody wrote: the search gives up within its budget.
+    for history in [windows_of_crashed_writes(1, 100), windows_of_crashed_writes(20, 6)] {
+        let ops = history.operations().unwrap();
+        let report = check(&Register::new(Value::Nil), &ops, &options()).unwrap();
+        assert_eq!(report.verdict, Verdict::Unknown, "{report}");
+        assert!(report.states <= options().budget.states_max);
     }
-    history.push(record(100, RecordType::Invoke, "read", Value::Nil));
-    history.push(record(100, RecordType::Ok, "read", Value::Int(-5)));
-    let ops = history.operations().unwrap();
-    let report = check(&Register::new(Value::Nil), &ops, &options()).unwrap();
-    assert_eq!(report.verdict, Verdict::Unknown, "{report}");
+}
+
+/// The runaway checks under the default budget: a million open
+/// writes, and a hundred windows of concurrency. Each must end `Unknown`
+/// within the default budget (seconds, and half a gigabyte of search on top
+/// of the history itself). Run with
+/// `cargo test --release -p sim-core --test fuzz_histories runaway -- --ignored --nocapture`.
+#[test]
+#[ignore = "uses up to the default checker budget: half a gigabyte and seconds"]
+fn runaway_checks_end_within_the_default_budget() {
+    for (name, history) in [
+        ("a million open writes", windows_of_crashed_writes(1, 1_000_000)),
+        ("a hundred windows", windows_of_crashed_writes(100, 10)),
+    ] {
+        let ops = history.operations().unwrap();
+        let report = check(&Register::new(Value::Nil), &ops, &CheckOptions::default()).unwrap();
+        let gave_up = report.parts.iter().filter_map(|p| p.gave_up.clone()).collect::<Vec<_>>();
+        println!(
+            "{name}: ops={} verdict={} states={} gave_up={gave_up:?}",
+            ops.len(),
+            report.verdict,
+            report.states
+        );
+        assert_eq!(report.verdict, Verdict::Unknown, "{report}");
+    }
 }
