@@ -34,9 +34,14 @@ pub enum BuildError {
         /// What is wrong with it.
         reason: String,
     },
-    /// The network's latency distribution is invalid.
-    #[error("network latency: {0}")]
-    Latency(String),
+    /// A latency distribution (the network's, or the clients' think time) is invalid.
+    #[error("{setting}: {reason}")]
+    Latency {
+        /// Which distribution: `network latency` or `think time`.
+        setting: &'static str,
+        /// What is wrong with it.
+        reason: String,
+    },
     /// The nemesis cannot be drawn.
     #[error("nemesis: {0}")]
     Nemesis(String),

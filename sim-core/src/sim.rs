@@ -344,7 +344,9 @@ impl<P: Protocol> SimBuilder<P> {
         let nodes = Cluster::total(self.servers, self.clients)? as usize;
         self.footprint(nodes).check(self.limits.memory_max)?;
         let cluster = Cluster::try_new(self.servers, self.clients)?;
-        self.net.latency.validate().map_err(BuildError::Latency)?;
+        let latency = |setting| move |reason| BuildError::Latency { setting, reason };
+        self.net.latency.validate().map_err(latency("network latency"))?;
+        self.pacing.think.validate().map_err(latency("think time"))?;
         let time_max =
             self.limits.time_max.unwrap_or(Time::ZERO + self.pacing.duration + Duration::from_secs(60));
         let mut fault_rng = SimRng::new(self.seed, Stream::Faults);

@@ -122,6 +122,15 @@ fn a_cluster_beyond_the_memory_limit_is_refused_before_allocating() {
 }
 
 #[test]
+fn an_invalid_think_time_is_refused() {
+    let think = sim_core::Latency::Uniform { min: Duration::from_millis(5), max: Duration::from_millis(1) };
+    let pacing = sim_core::Pacing { think, ..sim_core::Pacing::default() };
+    let err =
+        Sim::builder(Quiet::default(), Seed(1)).servers(1).pacing(pacing).build().err().expect("refused");
+    assert!(matches!(err, BuildError::Latency { setting: "think time", .. }), "{err}");
+}
+
+#[test]
 fn a_nemesis_that_never_moves_on_is_refused() {
     let err = build_with(nemesis(Duration::ZERO, Duration::ZERO, Time::MAX)).err().expect("refused");
     assert!(matches!(&err, BuildError::Nemesis(m) if m.contains("both 0s")), "{err}");

@@ -335,7 +335,11 @@ fn record(edn: Edn, line: usize, column: usize) -> Result<Option<Record>, Format
     };
     let mut fields: BTreeMap<String, Edn> = BTreeMap::new();
     for (k, v) in entries {
-        fields.insert(k.into_key(), v);
+        let key = k.into_key();
+        let known = ["process", "type", "f", "value", "key", "time", "error"].contains(&key.as_str());
+        if fields.insert(key.clone(), v).is_some() && known {
+            return Err(error(format!("expected one :{key} in the operation map, found two")));
+        }
     }
     let process = match fields.remove("process") {
         Some(Edn::Int(n)) if n >= 0 => n as u64,
@@ -505,6 +509,8 @@ mod tests {
         }
         let err = read("[{:process 0 :type :invoke :f :read :time \"soon\"}]").unwrap_err();
         assert!(err.to_string().contains("expected :time"), "{err}");
+        let twice = read("[{:process 0 :type :invoke :f :read :process 1}]").unwrap_err();
+        assert!(twice.to_string().contains("expected one :process"), "{twice}");
         let nemesis = "[{:process :nemesis :type :info :f :start}]";
         assert_eq!(read(nemesis).unwrap().len(), 0, "the nemesis' operations are not the clients'");
     }
