@@ -352,10 +352,9 @@ impl<'a, M: Model> Search<'a, M> {
             if self.done == self.numbering.required_count {
                 return Progress::Done(Outcome::Linearizable);
             }
-            if self.states >= allowance.states_until {
-                return Progress::Paused(Pause::States);
-            }
-            if self.steps() >= allowance.steps_until {
+            // Steps are counted exactly but compared every 64 candidates,
+            // off the hot path; the pause point stays deterministic.
+            if self.steps.is_multiple_of(64) && self.steps() >= allowance.steps_until {
                 return Progress::Paused(Pause::Steps);
             }
             let Some(op) = self.next_candidate() else {
@@ -371,7 +370,10 @@ impl<'a, M: Model> Search<'a, M> {
             self.done += usize::from(self.numbering.required[op]);
             self.entry = self.list.next[HEAD as usize];
             self.optional_entry = NONE;
-            if self.bytes() > allowance.bytes_max {
+            if self.states >= allowance.states_until && self.done < self.numbering.required_count {
+                return Progress::Paused(Pause::States);
+            }
+            if self.states.is_multiple_of(16) && self.bytes() > allowance.bytes_max {
                 return Progress::Paused(Pause::Memory);
             }
             if self.states.is_multiple_of(1024) && allowance.cancel.is_some_and(|c| c.load(Ordering::Relaxed))

@@ -216,13 +216,13 @@ impl<S: Eq> Memo<S> {
         }
         let mask = self.slots.len() - 1;
         let mut i = Self::slot_of(hash, mask);
+        self.compared += 1;
         loop {
             let slot = self.slots[i] as usize;
             if slot == 0 {
                 break;
             }
             let e = &self.entries[slot - 1];
-            self.compared += 1;
             if e.hash == hash
                 && e.first as usize == first
                 && same_words(&self.keys[e.offset as usize..(e.offset + e.len) as usize], window)
