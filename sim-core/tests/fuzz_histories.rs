@@ -271,7 +271,7 @@ fn run_case(bases: &[Base], case: u64) -> (usize, Answer) {
         Format::Edn,
         Format::EtcdLog,
     ]);
-    let _ = formats::read_value(&mutated[..mutated.len().min(200)].chars().collect::<String>());
+    let _ = formats::read_value(&mutated.chars().take(200).collect::<String>());
     let answer = match formats::read(&mutated, format) {
         Err(FormatError::Syntax { line, .. }) => {
             assert!(line >= 1 && line <= mutated.lines().count().max(1) + 1, "line={line}");
