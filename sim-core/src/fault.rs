@@ -372,29 +372,59 @@ impl Nemesis {
         }
     }
 
-    /// Draws an explicit schedule over `servers` from the fault stream.
-    pub fn schedule(&self, servers: &[NodeId], rng: &mut SimRng) -> FaultSchedule {
-        let mut schedule = FaultSchedule::new();
-        if self.kinds.is_empty() || servers.is_empty() {
-            return schedule;
+    /// Checks what drawing needs: an episode and the quiet time after it
+    /// cannot both be zero, or the nemesis would never move on.
+    pub fn validate(&self) -> Result<(), String> {
+        if self.interval == Duration::ZERO && self.duration == Duration::ZERO && !self.kinds.is_empty() {
+            return Err("interval and duration are both 0s: give either a positive length".into());
         }
-        let mut now = self.start;
+        Ok(())
+    }
+
+    /// Draws an explicit schedule over `servers` from the fault stream, of at
+    /// most [`Nemesis::EPISODES_MAX`] episodes and [`Nemesis::WEIGHT_MAX`]
+    /// node references (see [`Nemesis::draw`] to learn whether it was cut).
+    pub fn schedule(&self, servers: &[NodeId], rng: &mut SimRng) -> FaultSchedule {
+        self.draw(servers, rng, Time::MAX).schedule
+    }
+
+    /// Most episodes one draw makes.
+    pub const EPISODES_MAX: usize = 100_000;
+    /// Most faults plus node ids named by them (a split names every server)
+    /// in one draw: the schedule's memory stays within tens of megabytes.
+    pub const WEIGHT_MAX: usize = 4_000_000;
+
+    /// Draws the schedule of episodes that start before `horizon` (a run's
+    /// time limit: later ones would never happen) and end before `stop`.
+    /// The draw is bounded: it stops after [`Nemesis::EPISODES_MAX`]
+    /// episodes or [`Nemesis::WEIGHT_MAX`] weight, and says so.
+    pub fn draw(&self, servers: &[NodeId], rng: &mut SimRng, horizon: Time) -> Drawn {
+        let mut drawn = Drawn { schedule: FaultSchedule::new(), episodes: 0, cut_short: false };
+        if self.kinds.is_empty() || servers.is_empty() {
+            return drawn;
+        }
+        let (mut now, mut weight) = (self.start, 0);
+        let half = self.duration.as_nanos() / 2;
         loop {
             now += gap(self.interval, rng);
-            let length = Duration::from_nanos(
-                rng.between(self.duration.as_nanos() / 2, self.duration.as_nanos() * 3 / 2),
-            );
+            let length =
+                Duration::from_nanos(rng.between(half, self.duration.as_nanos().saturating_add(half)));
             let end = now + length;
-            if end >= self.stop {
-                break;
+            if end >= self.stop || now >= horizon {
+                return drawn;
+            }
+            if drawn.episodes == Nemesis::EPISODES_MAX || weight > Nemesis::WEIGHT_MAX {
+                drawn.cut_short = true;
+                return drawn;
             }
             let kind = *rng.pick(&self.kinds);
             for (at, fault) in self.episode(kind, servers, now, end, rng) {
-                schedule.push(at, fault);
+                weight += 1 + fault.nodes().len();
+                drawn.schedule.push(at, fault);
             }
+            drawn.episodes += 1;
             now = end;
         }
-        schedule
     }
 
     fn episode(
@@ -451,12 +481,44 @@ impl Nemesis {
                 vec![(start, Fault::Slow { node, factor: self.slow_factor }), (end, Fault::Heal)]
             }
             NemesisKind::ClockJump => {
-                let most = self.clock_jump_max.as_nanos();
+                let most = self.clock_jump_max.as_nanos().min(i64::MAX as u64);
                 let magnitude = rng.between(most / 10, most) as i64;
                 let offset =
                     if rng.chance(crate::rng::Probability::ratio(1, 2)) { magnitude } else { -magnitude };
                 vec![(start, Fault::ClockJump { node, offset }), (end, Fault::ClockJump { node, offset: 0 })]
             }
+        }
+    }
+}
+
+/// What [`Nemesis::draw`] drew.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Drawn {
+    /// The faults, in time order.
+    pub schedule: FaultSchedule,
+    /// Episodes drawn.
+    pub episodes: usize,
+    /// Whether the draw stopped at a bound before the horizon or `stop`.
+    pub cut_short: bool,
+}
+
+impl Fault {
+    /// Every node id the fault names (a cut's nodes, in its own order).
+    pub fn nodes(&self) -> Vec<NodeId> {
+        match self {
+            Fault::Crash { node }
+            | Fault::Restart { node }
+            | Fault::Pause { node }
+            | Fault::Resume { node }
+            | Fault::Slow { node, .. }
+            | Fault::ClockJump { node, .. } => vec![*node],
+            Fault::Partition { cut: Cut::Isolate { node } } => vec![*node],
+            Fault::Partition { cut: Cut::Split { groups } } => groups.concat(),
+            Fault::Partition { cut: Cut::Bridge { left, bridge, right } } => {
+                left.iter().chain([bridge]).chain(right).copied().collect()
+            }
+            Fault::Partition { cut: Cut::OneWay { from, to } } => from.iter().chain(to).copied().collect(),
+            Fault::Heal => Vec::new(),
         }
     }
 }

@@ -13,7 +13,10 @@
 //! - A crash drops the node object and its unsynced writes; a restart builds
 //!   a fresh one that must recover from storage alone.
 //! - [`Invariant`]s are checked after every server step; a handler that
-//!   panics ends the run with [`RunEnd::Panic`] naming the node and event.
+//!   panics ends the run with [`RunEnd::Panic`] naming the node and event;
+//!   [`in_handler`] tells a panic hook a node's panic from an engine bug.
+//! - [`SimBuilder::build`] refuses, with a [`BuildError`], a run it cannot
+//!   address or whose estimated memory exceeds [`Limits::memory_max`].
 //! - [`check`] judges histories: linearizability and availability.
 //!
 //! ```
@@ -69,9 +72,11 @@
 //! assert_eq!(report.trace_hash, again.trace_hash);
 //! ```
 
+mod build;
 mod catalogue;
 pub mod check;
 mod fault;
+mod handler;
 pub mod history;
 mod invariant;
 mod net;
@@ -86,13 +91,15 @@ mod workload;
 pub use catalogue::{
     Catalogued, Invalid, Judgement, ModelKind, NoBugs, PlantedBug, Setup, Status, WorkloadSpec,
 };
-pub use fault::{Cut, Fault, FaultSchedule, Nemesis, NemesisKind, TimedFault};
+pub use build::{BuildError, Bytes, Footprint};
+pub use fault::{Cut, Drawn, Fault, FaultSchedule, Nemesis, NemesisKind, TimedFault};
+pub use handler::in_handler;
 pub use history::{History, HistoryError, Op, Operation, Outcome, Record, RecordType, Value};
 pub use invariant::{ClusterView, Invariant};
 pub use net::{DropReason, LATENCY_CAP, Latency, NetConfig, Network, Routing, Topology};
 pub use node::{Client, Cluster, Context, Node, NodeId, OpId, Payload, Protocol, TimerId};
 pub use rng::{Probability, Seed, SimRng, Stream};
-pub use sim::{Limits, NetStats, RunEnd, RunReport, Sim, SimBuilder, in_handler};
+pub use sim::{Limits, NetStats, RunEnd, RunReport, Sim, SimBuilder};
 pub use storage::{CrashDamage, Storage, StorageError};
 pub use time::{Duration, DurationError, Time};
 pub use trace::{TraceEvent, TraceHasher, TraceSink, Tracer};

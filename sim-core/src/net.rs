@@ -103,7 +103,7 @@ impl Latency {
             Latency::Constant { delay } => delay.as_nanos() as f64,
             Latency::Uniform { min, max } => (min.as_nanos() as f64 + max.as_nanos() as f64) / 2.0,
             Latency::Normal { mean, .. } => mean.as_nanos() as f64,
-            Latency::Exponential { mean, min } => (mean.as_nanos() + min.as_nanos()) as f64,
+            Latency::Exponential { mean, min } => mean.as_nanos().saturating_add(min.as_nanos()) as f64,
             Latency::LogNormal { median, sigma } => {
                 median.as_nanos() as f64 * crate::rng::exp(sigma * sigma / 2.0)
             }

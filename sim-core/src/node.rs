@@ -11,6 +11,7 @@ use std::hash::Hash;
 
 use serde::{Deserialize, Serialize};
 
+use crate::build::BuildError;
 use crate::history::{Op, Outcome};
 use crate::invariant::Invariant;
 use crate::rng::SimRng;
@@ -59,11 +60,35 @@ pub struct Cluster {
 }
 
 impl Cluster {
+    /// The most nodes (servers plus clients) a cluster can have: ids are `u32`.
+    pub const NODES_MAX: u64 = u32::MAX as u64;
+
     /// A cluster of `servers` servers and `clients` clients.
+    ///
+    /// # Panics
+    ///
+    /// If there are more than [`Cluster::NODES_MAX`] nodes; input from outside
+    /// goes through [`Cluster::try_new`] (as the builder does).
     pub fn new(servers: usize, clients: usize) -> Cluster {
-        let total = u32::try_from(servers + clients).expect("node count fits in u32");
+        Cluster::try_new(servers, clients).unwrap_or_else(|e| panic!("{e}"))
+    }
+
+    /// A cluster of `servers` servers and `clients` clients, or an error if
+    /// there are more than [`Cluster::NODES_MAX`] nodes.
+    pub fn try_new(servers: usize, clients: usize) -> Result<Cluster, BuildError> {
+        let total = Cluster::total(servers, clients)?;
         let split = servers as u32;
-        Cluster { servers: (0..split).map(NodeId).collect(), clients: (split..total).map(NodeId).collect() }
+        Ok(Cluster {
+            servers: (0..split).map(NodeId).collect(),
+            clients: (split..total).map(NodeId).collect(),
+        })
+    }
+
+    /// Servers plus clients, if they fit in the ids; allocates nothing.
+    pub(crate) fn total(servers: usize, clients: usize) -> Result<u32, BuildError> {
+        let too_many = || BuildError::TooManyNodes { servers, clients, max: Cluster::NODES_MAX };
+        let total = servers.checked_add(clients).ok_or_else(too_many)?;
+        u32::try_from(total).map_err(|_| too_many())
     }
 
     /// The server ids, in order.

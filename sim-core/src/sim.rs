@@ -6,7 +6,9 @@ use std::panic::{AssertUnwindSafe, catch_unwind};
 
 use serde::Serialize;
 
+use crate::build::{BuildError, Footprint};
 use crate::fault::{Fault, FaultSchedule, Nemesis};
+use crate::handler::HandlerScope;
 use crate::history::{History, Op, Outcome, Record, RecordType, Value};
 use crate::invariant::{ClusterView, Invariant};
 use crate::net::{DropReason, NetConfig, Network, Routing, Topology};
@@ -30,6 +32,10 @@ pub struct Limits {
     pub timers_per_node_max: usize,
     /// Most messages one handler call may send.
     pub sends_per_call_max: usize,
+    /// Most bytes the builder's estimate of the run may reach (nodes, and
+    /// per-link state that grows with the square of the node count);
+    /// `build()` refuses beyond it. 2 GiB by default.
+    pub memory_max: u64,
 }
 
 impl Default for Limits {
@@ -40,6 +46,7 @@ impl Default for Limits {
             queued_max: 1_000_000,
             timers_per_node_max: 10_000,
             sends_per_call_max: 100_000,
+            memory_max: 2 << 30,
         }
     }
 }
@@ -302,7 +309,8 @@ impl<P: Protocol> SimBuilder<P> {
         self
     }
 
-    /// A random nemesis, drawn from the seed's fault stream at build time.
+    /// A random nemesis, drawn from the seed's fault stream at build time
+    /// up to the run's time limit (see [`Nemesis::draw`]).
     pub fn nemesis(mut self, nemesis: Nemesis) -> Self {
         self.nemesis = Some(nemesis);
         self
@@ -326,20 +334,35 @@ impl<P: Protocol> SimBuilder<P> {
         self
     }
 
-    /// Builds the simulation; fails if the fault schedule names a node that
-    /// does not exist or crashes a client.
-    pub fn build(self) -> Result<Sim<P>, String> {
-        let cluster = Cluster::new(self.servers, self.clients);
-        let nodes = cluster.node_count();
+    /// Builds the simulation. Fails, before allocating anything that grows
+    /// with the cluster, if the cluster has more nodes than ids, the fault
+    /// schedule names a node that does not exist or crashes a client, the
+    /// latency or the nemesis is invalid (or its draw would not stop before
+    /// the time limit within [`Nemesis::EPISODES_MAX`] episodes), or the
+    /// run's estimated memory exceeds [`Limits::memory_max`].
+    pub fn build(self) -> Result<Sim<P>, BuildError> {
+        let nodes = Cluster::total(self.servers, self.clients)? as usize;
+        self.footprint(nodes).check(self.limits.memory_max)?;
+        let cluster = Cluster::try_new(self.servers, self.clients)?;
+        let latency = |setting| move |reason| BuildError::Latency { setting, reason };
+        self.net.latency.validate().map_err(latency("network latency"))?;
+        self.pacing.think.validate().map_err(latency("think time"))?;
+        let time_max =
+            self.limits.time_max.unwrap_or(Time::ZERO + self.pacing.duration + Duration::from_secs(60));
         let mut fault_rng = SimRng::new(self.seed, Stream::Faults);
         let mut schedule = self.faults;
         if let Some(nemesis) = &self.nemesis {
-            schedule.merge(nemesis.schedule(cluster.servers(), &mut fault_rng));
+            nemesis.validate().map_err(BuildError::Nemesis)?;
+            let drawn = nemesis.draw(cluster.servers(), &mut fault_rng, time_max);
+            if drawn.cut_short {
+                return Err(BuildError::Nemesis(format!(
+                    "drawing stopped after {} episodes before the time limit {time_max}: raise interval or duration, or bring stop closer",
+                    drawn.episodes
+                )));
+            }
+            schedule.merge(drawn.schedule);
         }
         validate_schedule(&schedule, &cluster)?;
-        self.net.latency.validate().map_err(|e| format!("network latency: {e}"))?;
-        let time_max =
-            self.limits.time_max.unwrap_or(Time::ZERO + self.pacing.duration + Duration::from_secs(60));
         let protocol = self.protocol;
         let servers = cluster.servers().iter().map(|&id| Some(protocol.server(id, &cluster))).collect();
         let clients = cluster.clients().iter().map(|&id| protocol.client(id, &cluster)).collect();
@@ -388,41 +411,30 @@ impl<P: Protocol> SimBuilder<P> {
     }
 }
 
-fn validate_schedule(schedule: &FaultSchedule, cluster: &Cluster) -> Result<(), String> {
+impl<P: Protocol> SimBuilder<P> {
+    /// What a run of `nodes` nodes is estimated to hold.
+    fn footprint(&self, nodes: usize) -> Footprint {
+        let object = std::mem::size_of::<Option<P::Server>>().max(std::mem::size_of::<P::Client>());
+        let tables = std::mem::size_of::<(Status, Vec<Event<P>>, BTreeSet<TimerId>, i64, SimRng, Storage)>()
+            + std::mem::size_of::<(u64, ClientState)>();
+        let hops = if self.topology.is_some() { 4 } else { 1 };
+        let hop = std::mem::size_of::<crate::net::Latency>() as u64;
+        Footprint::new(nodes as u64, (object + tables) as u64, hops, hop, self.net.fifo)
+    }
+}
+
+fn validate_schedule(schedule: &FaultSchedule, cluster: &Cluster) -> Result<(), BuildError> {
     let nodes = cluster.node_count();
     for entry in schedule.entries() {
-        let check = |node: NodeId| {
-            if node.index() >= nodes {
-                Err(format!(
-                    "fault at {} ({}) names {node}, but there are only {nodes} nodes",
-                    entry.at, entry.fault
-                ))
-            } else {
-                Ok(())
-            }
-        };
-        match &entry.fault {
-            Fault::Crash { node } | Fault::Restart { node } => {
-                check(*node)?;
-                if !cluster.is_server(*node) {
-                    return Err(format!(
-                        "fault at {} ({}): only servers can crash and restart",
-                        entry.at, entry.fault
-                    ));
-                }
-            }
-            Fault::Pause { node }
-            | Fault::Resume { node }
-            | Fault::Slow { node, .. }
-            | Fault::ClockJump { node, .. } => check(*node)?,
-            Fault::Partition { cut } => {
-                let all: Vec<NodeId> = (0..nodes as u32).map(NodeId).collect();
-                for (a, b) in cut.directed_pairs(&all) {
-                    check(a)?;
-                    check(b)?;
-                }
-            }
-            Fault::Heal => {}
+        let error =
+            |reason: String| BuildError::Fault { at: entry.at, fault: entry.fault.to_string(), reason };
+        if let Some(node) = entry.fault.nodes().into_iter().find(|n| n.index() >= nodes) {
+            return Err(error(format!("names {node}, but there are only {nodes} nodes")));
+        }
+        if let Fault::Crash { node } | Fault::Restart { node } = &entry.fault
+            && !cluster.is_server(*node)
+        {
+            return Err(error("only servers can crash and restart".into()));
         }
     }
     Ok(())
@@ -815,7 +827,7 @@ impl<P: Protocol> Sim<P> {
         let clients = &mut self.clients;
         let span = tracing::debug_span!("node", t = %self.now, id = %node).entered();
         let outcome = catch_unwind(AssertUnwindSafe(|| {
-            let _inside = HandlerGuard::enter();
+            let _scope = HandlerScope::enter();
             if is_server {
                 let server = servers[i].as_mut().expect("dispatch to a live server");
                 match call {
@@ -927,7 +939,7 @@ impl<P: Protocol> Sim<P> {
     fn check_invariants(&mut self, changed: Option<NodeId>) {
         let view = ClusterView::<P> { now: self.now, changed, servers: &self.servers };
         for invariant in &mut self.invariants {
-            if let Err(message) = invariant.check(&view) {
+            if let Err(message) = protocol_code(|| invariant.check(&view)) {
                 let end = RunEnd::Invariant { name: invariant.name().to_string(), node: changed, message };
                 self.end = Some(end);
                 break;
@@ -945,7 +957,7 @@ impl<P: Protocol> Sim<P> {
         if end.is_normal() {
             let view = ClusterView::<P> { now: self.now, changed: None, servers: &self.servers };
             for invariant in &mut self.invariants {
-                if let Err(message) = invariant.at_end(&view) {
+                if let Err(message) = protocol_code(|| invariant.at_end(&view)) {
                     let name = invariant.name().to_string();
                     return self.finish(RunEnd::Invariant { name, node: None, message });
                 }
@@ -1036,6 +1048,17 @@ impl<P: Protocol> Sim<P> {
     }
 }
 
+/// Runs an invariant (protocol code, like a handler) so that a panic in it
+/// is the protocol's: it reads as the invariant failing, with the message.
+fn protocol_code(check: impl FnOnce() -> Result<(), String>) -> Result<(), String> {
+    let outcome = catch_unwind(AssertUnwindSafe(|| {
+        let _scope = HandlerScope::enter();
+        check()
+    }));
+    outcome
+        .unwrap_or_else(|payload| Err(format!("the invariant panicked: {}", panic_message(payload.as_ref()))))
+}
+
 fn panic_message(payload: &(dyn std::any::Any + Send)) -> String {
     if let Some(s) = payload.downcast_ref::<&str>() {
         (*s).to_string()
@@ -1046,29 +1069,3 @@ fn panic_message(payload: &(dyn std::any::Any + Send)) -> String {
     }
 }
 
-thread_local! {
-    static IN_HANDLER: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
-}
-
-/// Whether this thread is running a simulated node's handler. A panic hook
-/// uses it to tell a protocol's panic, which the engine catches and reports
-/// with its seed, from a bug in the harness, which must print.
-pub fn in_handler() -> bool {
-    IN_HANDLER.with(std::cell::Cell::get)
-}
-
-/// Marks the thread as inside a handler until dropped, even by unwinding.
-struct HandlerGuard;
-
-impl HandlerGuard {
-    fn enter() -> HandlerGuard {
-        IN_HANDLER.with(|c| c.set(true));
-        HandlerGuard
-    }
-}
-
-impl Drop for HandlerGuard {
-    fn drop(&mut self) {
-        IN_HANDLER.with(|c| c.set(false));
-    }
-}

@@ -426,6 +426,8 @@ fn a_paused_client_notices_its_timeout_only_when_it_resumes() {
 fn bad_schedules_are_rejected_at_build() {
     let faults = FaultSchedule::new().at(ms(1), Fault::Crash { node: NodeId(9) });
     let error = Sim::builder(Probe::default(), Seed(0)).servers(3).faults(faults).build().err().unwrap();
+    assert!(matches!(error, sim_core::BuildError::Fault { at, .. } if at == ms(1)), "{error}");
+    let error = error.to_string();
     assert!(error.contains("n9") && error.contains("only 3 nodes"), "{error}");
     let faults = FaultSchedule::new().at(ms(1), Fault::Crash { node: NodeId(3) });
     let error = Sim::builder(Probe::default(), Seed(0))
@@ -434,7 +436,8 @@ fn bad_schedules_are_rejected_at_build() {
         .faults(faults)
         .build()
         .err()
-        .unwrap();
+        .unwrap()
+        .to_string();
     assert!(error.contains("only servers"), "{error}");
 }
 

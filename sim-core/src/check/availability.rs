@@ -119,9 +119,12 @@ fn latency(ops: &[Operation]) -> Option<Latency> {
         .filter(|op| op.kind == RecordType::Ok)
         .filter_map(|op| Some(op.completed_at? - op.invoked_at))
         .collect();
+    if spans.is_empty() {
+        return None;
+    }
     spans.sort_unstable();
     let rank = |p: usize| spans[(p * spans.len()).div_ceil(100).max(1) - 1];
-    Some(Latency { p50: rank(50), p90: rank(90), p99: rank(99), max: *spans.last()? })
+    Some(Latency { p50: rank(50), p90: rank(90), p99: rank(99), max: spans[spans.len() - 1] })
 }
 
 fn longest_gap(ops: &[Operation], successes: &[Time]) -> Window {
@@ -238,5 +241,23 @@ mod tests {
         assert!(!report.pass);
         assert_eq!(report.reasons.len(), 4, "{:?}", report.reasons);
         assert!(report.reasons[3].contains("no operation succeeded after the heal"), "{:?}", report.reasons);
+    }
+
+    #[test]
+    fn no_success_has_no_latency_and_fails_thresholds() {
+        let ops = [op(RecordType::Fail, 0, Some(10)), op(RecordType::Info, 5, None)];
+        let thresholds = Thresholds {
+            success_ratio_min: Some(0.5),
+            latency_p99_max: Some(ms(5)),
+            ..Thresholds::default()
+        };
+        let report = availability(&ops, &[Time::from_nanos(1)], &thresholds);
+        assert_eq!(report.latency, None);
+        assert_eq!(report.succeeded, 0);
+        assert_eq!(report.recovery_longest, None);
+        assert!(!report.pass);
+        assert_eq!(report.reasons.len(), 1, "{:?}", report.reasons);
+        let empty = availability(&[], &[], &Thresholds::default());
+        assert_eq!((empty.latency, empty.success_ratio), (None, 1.0));
     }
 }

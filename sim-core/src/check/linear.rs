@@ -29,20 +29,53 @@ pub(crate) struct PartOp<O> {
     pub ret: Option<usize>,
 }
 
-/// Limits on one search.
+/// How far one call to [`Search::resume`] may go. Every bound is a count
+/// the search keeps itself, never wall time, so where a search pauses (and
+/// so the verdict under a budget) is the same on every machine.
 #[derive(Clone, Copy, Debug)]
-pub(crate) struct Limits<'a> {
-    pub states_max: u64,
-    pub memory_max: usize,
+pub(crate) struct Allowance<'a> {
+    /// Pause once this many configurations were visited in total.
+    pub states_until: u64,
+    /// Pause once this many steps (see [`Search::steps`]) were taken in total.
+    pub steps_until: u64,
+    /// Pause once the search holds more than this many bytes.
+    pub bytes_max: usize,
+    /// Set from outside to end the search with `Unknown(Cancelled)`.
     pub cancel: Option<&'a AtomicBool>,
+}
+
+/// Which bound of an [`Allowance`] paused a search.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Pause {
+    States,
+    Steps,
+    Memory,
 }
 
 /// Why a search gave up.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) enum GaveUp {
     States,
+    Steps,
     Memory,
     Cancelled,
+}
+
+impl From<Pause> for GaveUp {
+    fn from(pause: Pause) -> GaveUp {
+        match pause {
+            Pause::States => GaveUp::States,
+            Pause::Steps => GaveUp::Steps,
+            Pause::Memory => GaveUp::Memory,
+        }
+    }
+}
+
+/// Where one call to [`Search::resume`] left the search.
+#[derive(Clone, Debug)]
+pub(crate) enum Progress<S> {
+    Done(Outcome<S>),
+    Paused(Pause),
 }
 
 /// The furthest the search got in a history that is not linearizable.
@@ -211,10 +244,13 @@ pub(crate) fn search<M: Model>(
     model: &M,
     init: M::State,
     ops: &[PartOp<M::Op>],
-    limits: Limits<'_>,
+    allowance: Allowance<'_>,
 ) -> Searched<M::State> {
-    let mut search = Search::new(model, init, ops, limits);
-    let outcome = search.resume(u64::MAX).expect("an unpaused search ends");
+    let mut search = Search::new(model, init, ops);
+    let outcome = match search.resume(allowance) {
+        Progress::Done(outcome) => outcome,
+        Progress::Paused(pause) => Outcome::Unknown(pause.into()),
+    };
     Searched { outcome, states: search.states() }
 }
 
@@ -223,7 +259,6 @@ pub(crate) fn search<M: Model>(
 pub(crate) struct Search<'a, M: Model> {
     model: &'a M,
     ops: &'a [PartOp<M::Op>],
-    limits: Limits<'a>,
     /// Calls and returns of required operations.
     list: List,
     /// Calls of optional operations, tried only when the required ones are stuck.
@@ -237,6 +272,10 @@ pub(crate) struct Search<'a, M: Model> {
     stack: Vec<(usize, M::State, u32)>,
     state: M::State,
     states: u64,
+    /// Candidates tried plus memo words compared: the search's work.
+    steps: u64,
+    /// Extra heap bytes of the states on the stack.
+    stack_heap: usize,
     best: Option<(u32, usize, Stuck<M::State>)>,
     entry: u32,
     /// While trying optional ops: the next one to try (`NONE`: trying required ones).
@@ -248,7 +287,7 @@ pub(crate) struct Search<'a, M: Model> {
 
 impl<'a, M: Model> Search<'a, M> {
     /// A search of `ops` from `init`, not started.
-    pub(crate) fn new(model: &'a M, init: M::State, ops: &'a [PartOp<M::Op>], limits: Limits<'a>) -> Self {
+    pub(crate) fn new(model: &'a M, init: M::State, ops: &'a [PartOp<M::Op>]) -> Self {
         let numbering = Numbering::new(ops);
         let list = List::new(ops, |op| op.ret.is_some());
         Search {
@@ -259,15 +298,16 @@ impl<'a, M: Model> Search<'a, M> {
             done: 0,
             model,
             ops,
-            limits,
             list,
             required: Bits::new(numbering.required_count),
             optional: Bits::new(numbering.optional_count),
             memo: Memo::new(numbering.optional_count),
             numbering,
-            stack: Vec::with_capacity(ops.len()),
+            stack: Vec::new(),
             state: init,
             states: 0,
+            steps: 0,
+            stack_heap: 0,
             best: None,
         }
     }
@@ -277,21 +317,49 @@ impl<'a, M: Model> Search<'a, M> {
         self.states
     }
 
-    /// Searches on until it ends, or returns `None` once `states_until`
-    /// configurations have been visited. Call again to go on.
+    /// Work done so far: one step per candidate tried, plus one per memo
+    /// word compared (a candidate costs more where sets of `info`
+    /// operations are long and many share a key).
+    pub(crate) fn steps(&self) -> u64 {
+        self.steps + self.memo.compared()
+    }
+
+    /// Approximate bytes the search holds beyond its fixed per-op tables:
+    /// the memo (with its states' heap) and the stack of earlier states.
+    pub(crate) fn bytes(&self) -> usize {
+        let frame = std::mem::size_of::<(usize, M::State, u32)>();
+        self.memo.bytes() + self.stack.capacity() * frame + self.stack_heap
+    }
+
+    /// Frees what an ended search holds; its counts stay.
+    pub(crate) fn release(&mut self) {
+        self.steps = self.steps();
+        self.memo = Memo::new(0);
+        self.stack = Vec::new();
+        self.stack_heap = 0;
+        self.best = None;
+    }
+
+    /// Searches on until it ends, or until a bound of `allowance` is
+    /// reached; then it can be resumed with a larger allowance.
     ///
     /// Required operations are tried first, in call order; only when they
     /// are stuck at a return are the optional operations invoked before that
     /// return tried. Every candidate is still tried, so the search is
     /// complete, but linearizable histories are found greedily.
-    pub(crate) fn resume(&mut self, states_until: u64) -> Option<Outcome<M::State>> {
+    pub(crate) fn resume(&mut self, allowance: Allowance<'_>) -> Progress<M::State> {
         loop {
             if self.done == self.numbering.required_count {
-                return Some(Outcome::Linearizable);
+                return Progress::Done(Outcome::Linearizable);
+            }
+            // Steps are counted exactly but compared every 64 candidates,
+            // off the hot path; the pause point stays deterministic.
+            if self.steps.is_multiple_of(64) && self.steps() >= allowance.steps_until {
+                return Progress::Paused(Pause::Steps);
             }
             let Some(op) = self.next_candidate() else {
                 if let Some(outcome) = self.backtrack() {
-                    return Some(outcome);
+                    return Progress::Done(outcome);
                 }
                 continue;
             };
@@ -302,11 +370,15 @@ impl<'a, M: Model> Search<'a, M> {
             self.done += usize::from(self.numbering.required[op]);
             self.entry = self.list.next[HEAD as usize];
             self.optional_entry = NONE;
-            if let Some(gave_up) = self.over_limits() {
-                return Some(Outcome::Unknown(gave_up));
+            if self.states >= allowance.states_until && self.done < self.numbering.required_count {
+                return Progress::Paused(Pause::States);
             }
-            if self.states >= states_until {
-                return None;
+            if self.states.is_multiple_of(16) && self.bytes() > allowance.bytes_max {
+                return Progress::Paused(Pause::Memory);
+            }
+            if self.states.is_multiple_of(1024) && allowance.cancel.is_some_and(|c| c.load(Ordering::Relaxed))
+            {
+                return Progress::Done(Outcome::Unknown(GaveUp::Cancelled));
             }
         }
     }
@@ -346,6 +418,7 @@ impl<'a, M: Model> Search<'a, M> {
             let (_, _, stuck) = self.best.take().expect("stuck at least once");
             return Some(Outcome::NotLinearizable(stuck));
         };
+        self.stack_heap -= self.model.state_bytes(&state);
         self.state = state;
         self.mark(op, false);
         if self.numbering.required[op] {
@@ -363,6 +436,7 @@ impl<'a, M: Model> Search<'a, M> {
 
     /// Linearizes `op` now if the model allows it and the configuration is new.
     fn try_linearize(&mut self, op: usize) -> bool {
+        self.steps += 1;
         let twin = self.numbering.twin_before[op];
         if twin != NONE && !self.optional.contains(self.numbering.slot[twin as usize]) {
             return false;
@@ -376,11 +450,13 @@ impl<'a, M: Model> Search<'a, M> {
             return false;
         }
         self.mark(op, true);
-        if !self.memo.visit(&self.required, &self.optional, next.clone(), hash_of(&next)) {
+        let heap = self.model.state_bytes(&next);
+        if !self.memo.visit(&self.required, &self.optional, next.clone(), hash_of(&next), heap) {
             self.mark(op, false);
             return false;
         }
         self.states += 1;
+        self.stack_heap += self.model.state_bytes(&self.state);
         let previous = std::mem::replace(&mut self.state, next);
         self.stack.push((op, previous, self.blocking));
         if self.numbering.required[op] {
@@ -395,20 +471,6 @@ impl<'a, M: Model> Search<'a, M> {
         let slot = self.numbering.slot[op];
         let bits = if self.numbering.required[op] { &mut self.required } else { &mut self.optional };
         if on { bits.insert(slot) } else { bits.remove(slot) }
-    }
-
-    fn over_limits(&self) -> Option<GaveUp> {
-        if self.states >= self.limits.states_max {
-            return Some(GaveUp::States);
-        }
-        if !self.states.is_multiple_of(1024) {
-            return None;
-        }
-        if self.memo.bytes() > self.limits.memory_max {
-            return Some(GaveUp::Memory);
-        }
-        let cancelled = self.limits.cancel.is_some_and(|c| c.load(Ordering::Relaxed));
-        cancelled.then_some(GaveUp::Cancelled)
     }
 
     /// Remembers the furthest (then deepest) point where the search was stuck.
@@ -436,7 +498,8 @@ mod tests {
     use crate::check::models::{Register, RegisterOp};
     use crate::history::Value;
 
-    const NO_LIMITS: Limits<'static> = Limits { states_max: u64::MAX, memory_max: usize::MAX, cancel: None };
+    const NO_LIMITS: Allowance<'static> =
+        Allowance { states_until: u64::MAX, steps_until: u64::MAX, bytes_max: usize::MAX, cancel: None };
 
     fn op(op: RegisterOp, call: usize, ret: Option<usize>) -> PartOp<RegisterOp> {
         PartOp { op, call, ret }
@@ -483,9 +546,49 @@ mod tests {
         let ops: Vec<_> = (0..20).map(|i| op(RegisterOp::Write(i % 3), i as usize, None)).collect();
         let mut ops = ops;
         ops.push(op(RegisterOp::Read(7), 100, Some(101)));
-        let limits = Limits { states_max: 3, ..NO_LIMITS };
+        let limits = Allowance { states_until: 3, ..NO_LIMITS };
         let result = search(&Register::new(Value::Nil), 0, &ops, limits);
         assert!(matches!(result.outcome, Outcome::Unknown(GaveUp::States)), "{result:?}");
         assert_eq!(result.states, 3);
+    }
+
+    /// Twenty crashed writes and a read nobody wrote: the search must try
+    /// every subset, and each bound pauses it where it says.
+    fn hopeless() -> Vec<PartOp<RegisterOp>> {
+        let mut ops: Vec<_> = (0..20).map(|i| op(RegisterOp::Write(i % 5 + 1), i as usize, None)).collect();
+        ops.push(op(RegisterOp::Read(7), 100, Some(101)));
+        ops
+    }
+
+    #[test]
+    fn step_and_memory_bounds_pause_and_resume_to_the_same_end() {
+        let ops = hopeless();
+        let model = Register::new(Value::Nil);
+        let whole = search(&model, 0, &ops, NO_LIMITS);
+        assert!(matches!(whole.outcome, Outcome::NotLinearizable(_)), "{whole:?}");
+        let mut paused = Search::new(&model, 0, &ops);
+        let mut pauses = (0, 0);
+        let mut allowance = Allowance { steps_until: 10, bytes_max: 300, ..NO_LIMITS };
+        let outcome = loop {
+            match paused.resume(allowance) {
+                Progress::Done(outcome) => break outcome,
+                Progress::Paused(Pause::Steps) => {
+                    assert!(paused.steps() >= allowance.steps_until);
+                    pauses.0 += 1;
+                    allowance.steps_until += 10;
+                }
+                Progress::Paused(Pause::Memory) => {
+                    assert!(paused.bytes() > allowance.bytes_max);
+                    pauses.1 += 1;
+                    allowance.bytes_max *= 2;
+                }
+                Progress::Paused(Pause::States) => unreachable!("no state bound"),
+            }
+        };
+        assert!(pauses.0 > 10 && pauses.1 > 0, "pauses={pauses:?}");
+        assert!(matches!(outcome, Outcome::NotLinearizable(_)), "{outcome:?}");
+        assert_eq!(paused.states(), whole.states, "pausing changes nothing");
+        paused.release();
+        assert!(paused.bytes() < 1024, "bytes={}", paused.bytes());
     }
 }

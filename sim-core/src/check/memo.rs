@@ -156,6 +156,10 @@ pub(crate) struct Memo<S> {
     nodes: Vec<SetNode>,
     sets: Vec<u64>,
     optional_words: usize,
+    /// Heap bytes of the stored states, as the model counts them.
+    heap: usize,
+    /// Words compared so far (keys and optional sets): the table's work.
+    compared: u64,
 }
 
 fn is_subset(small: &[u64], big: &[u64]) -> bool {
@@ -176,6 +180,8 @@ impl<S: Eq> Memo<S> {
             nodes: Vec::new(),
             sets: Vec::new(),
             optional_words: optional_len.div_ceil(64),
+            heap: 0,
+            compared: 0,
         }
     }
 
@@ -185,10 +191,24 @@ impl<S: Eq> Memo<S> {
             + self.entries.capacity() * std::mem::size_of::<Entry<S>>()
             + (self.keys.capacity() + self.sets.capacity()) * 8
             + self.nodes.capacity() * 8
+            + self.heap
     }
 
-    /// Records the configuration; false if it or one that dominates it was seen.
-    pub(crate) fn visit(&mut self, required: &Bits, optional: &Bits, state: S, state_hash: u64) -> bool {
+    /// Words compared by every visit so far.
+    pub(crate) fn compared(&self) -> u64 {
+        self.compared
+    }
+
+    /// Records the configuration; false if it or one that dominates it was
+    /// seen. `heap` is the state's heap bytes, counted while it is stored.
+    pub(crate) fn visit(
+        &mut self,
+        required: &Bits,
+        optional: &Bits,
+        state: S,
+        state_hash: u64,
+        heap: usize,
+    ) -> bool {
         let (first, window) = required.window();
         let hash = required.hash ^ state_hash.wrapping_mul(0x9e37_79b9_7f4a_7c15).rotate_left(32);
         if self.entries.len() * 2 >= self.slots.len() {
@@ -196,6 +216,7 @@ impl<S: Eq> Memo<S> {
         }
         let mask = self.slots.len() - 1;
         let mut i = Self::slot_of(hash, mask);
+        self.compared += 1;
         loop {
             let slot = self.slots[i] as usize;
             if slot == 0 {
@@ -212,6 +233,8 @@ impl<S: Eq> Memo<S> {
             i = (i + 1) & mask;
         }
         let offset = u32::try_from(self.keys.len()).expect("memo key arena under 2^32 words");
+        self.compared += window.len() as u64;
+        self.heap += heap;
         self.keys.extend_from_slice(window);
         let entry = Entry { hash, state, offset, first: first as u32, len: window.len() as u32, sets: NONE };
         self.entries.push(entry);
@@ -226,6 +249,7 @@ impl<S: Eq> Memo<S> {
         let mut node = self.entries[entry].sets;
         while node != NONE {
             let n = &self.nodes[node as usize];
+            self.compared += words as u64;
             let seen = &self.sets[n.offset as usize..n.offset as usize + words];
             if is_subset(seen, optional) {
                 return false;
@@ -296,22 +320,22 @@ mod tests {
         let mut required = Bits::new(100);
         let mut optional = Bits::new(3);
         required.insert(5);
-        assert!(memo.visit(&required, &optional, 7, hash_of(&7u32)));
-        assert!(!memo.visit(&required, &optional, 7, hash_of(&7u32)));
-        assert!(memo.visit(&required, &optional, 8, hash_of(&8u32)));
+        assert!(memo.visit(&required, &optional, 7, hash_of(&7u32), 0));
+        assert!(!memo.visit(&required, &optional, 7, hash_of(&7u32), 0));
+        assert!(memo.visit(&required, &optional, 8, hash_of(&8u32), 0));
         optional.insert(1);
         assert!(
-            !memo.visit(&required, &optional, 7, hash_of(&7u32)),
+            !memo.visit(&required, &optional, 7, hash_of(&7u32), 0),
             "a superset of optional ops is dominated"
         );
         required.insert(6);
-        assert!(memo.visit(&required, &optional, 7, hash_of(&7u32)));
+        assert!(memo.visit(&required, &optional, 7, hash_of(&7u32), 0));
         optional.remove(1);
-        assert!(memo.visit(&required, &optional, 7, hash_of(&7u32)), "a subset replaces the entry");
+        assert!(memo.visit(&required, &optional, 7, hash_of(&7u32), 0), "a subset replaces the entry");
         optional.insert(2);
-        assert!(!memo.visit(&required, &optional, 7, hash_of(&7u32)));
+        assert!(!memo.visit(&required, &optional, 7, hash_of(&7u32), 0));
         for i in 0..5000u32 {
-            assert!(memo.visit(&required, &optional, 100 + i, hash_of(&(100 + i))));
+            assert!(memo.visit(&required, &optional, 100 + i, hash_of(&(100 + i)), 0));
         }
     }
 }

@@ -38,6 +38,14 @@ pub trait Model: Sync {
         None
     }
 
+    /// Heap bytes `state` owns beyond `size_of::<State>()`, so the search's
+    /// memory budget counts what its memo of states really holds. The
+    /// default (0) is right for states of plain words.
+    fn state_bytes(&self, state: &Self::State) -> usize {
+        let _ = state;
+        0
+    }
+
     /// A state for people, e.g. `3` or `{"x" 1}`.
     fn describe(&self, state: &Self::State, values: &Interner) -> String {
         let _ = values;

@@ -5,26 +5,52 @@ use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 
-use crate::check::linear::{GaveUp, Limits, Outcome, PartOp, Search, Stuck};
+use crate::check::linear::{Allowance, GaveUp, Outcome, PartOp, Pause, Progress, Search, Stuck};
 use crate::check::model::{Interner, Model, ModelError, Prepared};
 use crate::check::verdict::{OpRef, PartReport, Report, Verdict, Violation};
 use crate::history::{History, HistoryError, Operation};
 
-/// How much a check may spend before answering `Unknown`.
+/// How much a whole check may spend before answering `Unknown`.
+///
+/// Every bound counts what the search does, never wall time, so a verdict
+/// under a budget is the same on every machine and at every thread count.
+/// The bounds are for the whole check: they are shared among the parts
+/// still undecided, in equal shares, round after round (see `run_parts`).
 #[derive(Clone, Debug)]
 pub struct Budget {
-    /// Configurations one part may visit.
+    /// Configurations all parts together may visit.
     pub states_max: u64,
-    /// Bytes one part's memo table may hold.
+    /// Search steps all parts together may take: one per candidate tried
+    /// plus one per memo word compared, so that the cost of long sets of
+    /// `info` operations is counted, not only the configurations.
+    pub steps_max: u64,
+    /// Bytes the searches may hold at once (memo tables, their states and
+    /// the search stacks), beyond the history itself.
     pub memory_max: usize,
     /// Set from outside (e.g. by a wall-clock timer) to stop every search.
     pub cancel: Option<Arc<AtomicBool>>,
 }
 
+impl Budget {
+    /// The default bound on configurations (a few seconds of plain search).
+    pub const STATES_MAX: u64 = 30_000_000;
+    /// The default bound on steps: about five seconds of search on one
+    /// laptop core (a hopeless history of 160 crashed writes stops at it).
+    pub const STEPS_MAX: u64 = 1_000_000_000;
+    /// The default bound on memory: 512 MiB (the conformance histories
+    /// need under 100 MiB; a million open writes stop at it).
+    pub const MEMORY_MAX: usize = 512 << 20;
+}
+
 impl Default for Budget {
-    /// 200 million configurations and 4 GiB per part; no cancellation.
+    /// [`Budget::STATES_MAX`], [`Budget::STEPS_MAX`], [`Budget::MEMORY_MAX`]; no cancellation.
     fn default() -> Budget {
-        Budget { states_max: 200_000_000, memory_max: 4 << 30, cancel: None }
+        Budget {
+            states_max: Budget::STATES_MAX,
+            steps_max: Budget::STEPS_MAX,
+            memory_max: Budget::MEMORY_MAX,
+            cancel: None,
+        }
     }
 }
 
@@ -148,18 +174,20 @@ const ROUND_GROWTH: u64 = 4;
 /// Searches every part, in rounds of growing budget so that the check can
 /// stop as soon as one part is not linearizable. Each part's result depends
 /// only on the round budgets, never on thread timing.
+///
+/// The budget is shared: in each round every undecided part may spend an
+/// equal share of the states and steps left and of the memory. A part that
+/// exceeds its memory share pauses and waits for parts to finish (an ended
+/// search frees its memory); once no part can go on, or states or steps
+/// run out, the undecided parts are `Unknown` with the reason.
 fn run_parts<M: Model>(
     model: &M,
     parts: &[Part<M>],
     options: &CheckOptions,
 ) -> (Outcomes<M::State>, Vec<u64>) {
-    let limits = Limits {
-        states_max: options.budget.states_max,
-        memory_max: options.budget.memory_max,
-        cancel: options.budget.cancel.as_deref(),
-    };
+    let budget = &options.budget;
     let searches: Vec<Mutex<Search<'_, M>>> =
-        parts.iter().map(|p| Mutex::new(Search::new(model, p.init.clone(), &p.ops, limits))).collect();
+        parts.iter().map(|p| Mutex::new(Search::new(model, p.init.clone(), &p.ops))).collect();
     let mut outcomes: Vec<Option<Outcome<M::State>>> = vec![None; parts.len()];
     let mut until = if parts.len() == 1 { u64::MAX } else { ROUND_FIRST };
     loop {
@@ -168,27 +196,91 @@ fn run_parts<M: Model>(
             break;
         }
         undecided.sort_by_key(|&i| std::cmp::Reverse(parts[i].ops.len()));
-        for (i, outcome) in run_round(&searches, &undecided, until, options.threads) {
-            outcomes[i] = outcome;
+        let spent_states: u64 = searches.iter().map(|s| lock(s).states()).sum();
+        let spent_steps: u64 = searches.iter().map(|s| lock(s).steps()).sum();
+        let (states_left, steps_left) =
+            (budget.states_max.saturating_sub(spent_states), budget.steps_max.saturating_sub(spent_steps));
+        let share = |left: u64| left / undecided.len() as u64;
+        if share(states_left) == 0 || share(steps_left) == 0 {
+            let reason = if share(states_left) == 0 { GaveUp::States } else { GaveUp::Steps };
+            undecided.iter().for_each(|&i| outcomes[i] = Some(Outcome::Unknown(reason)));
+            break;
+        }
+        let shares = Shares {
+            states: share(states_left),
+            steps: share(steps_left),
+            bytes: budget.memory_max / undecided.len(),
+            until,
+            cancel: budget.cancel.as_deref(),
+        };
+        let mut finished = false;
+        let mut memory_paused = 0;
+        for (i, progress) in run_round(&searches, &undecided, &shares, options.threads) {
+            match progress {
+                Progress::Done(outcome) => {
+                    lock(&searches[i]).release();
+                    outcomes[i] = Some(outcome);
+                    finished = true;
+                }
+                Progress::Paused(Pause::Memory) => memory_paused += 1,
+                Progress::Paused(_) => {}
+            }
         }
         if outcomes.iter().any(|o| matches!(o, Some(Outcome::NotLinearizable(_)))) {
             break;
         }
+        let searched = undecided.iter().filter(|&&i| outcomes[i].is_none()).count();
+        if !finished && memory_paused == searched {
+            undecided.iter().for_each(|&i| outcomes[i] = Some(Outcome::Unknown(GaveUp::Memory)));
+            break;
+        }
         until = until.saturating_mul(ROUND_GROWTH);
     }
-    let states = searches.iter().map(|s| s.lock().expect("no worker panicked").states()).collect();
+    let states = searches.iter().map(|s| lock(s).states()).collect();
     (outcomes, states)
 }
 
-/// Resumes the `undecided` searches up to `until` states each, on all cores.
+fn lock<'a, 'b, M: Model>(search: &'a Mutex<Search<'b, M>>) -> std::sync::MutexGuard<'a, Search<'b, M>> {
+    search.lock().expect("no worker panicked")
+}
+
+/// What each undecided part may spend in one round.
+struct Shares<'a> {
+    /// Configurations beyond those already visited.
+    states: u64,
+    /// Steps beyond those already taken.
+    steps: u64,
+    /// Bytes held at once.
+    bytes: usize,
+    /// The round's bound on a part's configurations in total.
+    until: u64,
+    cancel: Option<&'a AtomicBool>,
+}
+
+impl Shares<'_> {
+    fn allowance(&self, search: &Search<'_, impl Model>) -> Allowance<'_> {
+        Allowance {
+            states_until: self.until.min(search.states().saturating_add(self.states)),
+            steps_until: search.steps().saturating_add(self.steps),
+            bytes_max: self.bytes,
+            cancel: self.cancel,
+        }
+    }
+}
+
+/// Resumes the `undecided` searches within their shares, on all cores.
 fn run_round<M: Model>(
     searches: &[Mutex<Search<'_, M>>],
     undecided: &[usize],
-    until: u64,
+    shares: &Shares<'_>,
     threads: usize,
-) -> Vec<(usize, Option<Outcome<M::State>>)> {
-    let first = until == ROUND_FIRST;
-    let resume = |i: usize| (i, searches[i].lock().expect("no worker panicked").resume(until));
+) -> Vec<(usize, Progress<M::State>)> {
+    let first = shares.until == ROUND_FIRST;
+    let resume = |i: usize| {
+        let mut search = lock(&searches[i]);
+        let allowance = shares.allowance(&search);
+        (i, search.resume(allowance))
+    };
     let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
     let threads = if threads == 0 { cores } else { threads }.min(undecided.len());
     if first {
@@ -197,7 +289,7 @@ fn run_round<M: Model>(
         let mut results = Vec::with_capacity(undecided.len());
         for &i in undecided {
             let result = resume(i);
-            let failed = matches!(result.1, Some(Outcome::NotLinearizable(_)));
+            let failed = matches!(result.1, Progress::Done(Outcome::NotLinearizable(_)));
             results.push(result);
             if failed {
                 break;
@@ -252,8 +344,9 @@ fn part_report<M: Model>(
         Outcome::Unknown(gave_up) => {
             report.verdict = Verdict::Unknown;
             report.gave_up = Some(match gave_up {
-                GaveUp::States => "the limit on states explored".into(),
-                GaveUp::Memory => "the limit on memory".into(),
+                GaveUp::States => "the limit on states explored (budget states_max)".into(),
+                GaveUp::Steps => "the limit on search steps (budget steps_max)".into(),
+                GaveUp::Memory => "the limit on memory (budget memory_max)".into(),
                 GaveUp::Cancelled => "cancelled (time limit)".into(),
             });
         }
@@ -424,5 +517,91 @@ mod tests {
         assert_eq!(one.verdict, Verdict::NotLinearizable);
         assert_eq!(one, run(2));
         assert_eq!(one, run(4));
+    }
+
+    /// `writers` crashed writes of distinct values, all concurrent, then
+    /// `readers` reads on `keys` keys of a value nobody wrote: not
+    /// linearizable, but only an exhaustive search over subsets of the
+    /// crashed writes can tell, so every budget runs out first.
+    fn hopeless(writers: usize, keys: i64) -> History {
+        let mut history = History::new();
+        let record = |process: usize, kind, f: &str, key: i64, value: Value| Record {
+            process: process as u64,
+            kind,
+            f: f.into(),
+            key: Some(Value::Int(key)),
+            value,
+            time: Time::ZERO,
+            error: None,
+        };
+        for key in 0..keys {
+            for w in 0..writers {
+                let value = Value::Int(w as i64 + 1);
+                history.push(record(w, RecordType::Invoke, "write", key, value.clone()));
+                history.push(record(w, RecordType::Info, "write", key, value));
+            }
+        }
+        for key in 0..keys {
+            let reader = writers + key as usize;
+            history.push(record(reader, RecordType::Invoke, "read", key, Value::Nil));
+            history.push(record(reader, RecordType::Ok, "read", key, Value::Int(-1)));
+        }
+        history
+    }
+
+    fn budget(states_max: u64, steps_max: u64, memory_max: usize) -> CheckOptions {
+        CheckOptions { budget: Budget { states_max, steps_max, memory_max, cancel: None }, threads: 0 }
+    }
+
+    #[test]
+    fn the_states_budget_is_shared_by_the_parts_and_gives_unknown() {
+        let history = hopeless(30, 8);
+        let options = budget(200_000, u64::MAX, usize::MAX);
+        let report = check_history(&Register::new(Value::Nil), &history, &options).unwrap();
+        assert_eq!(report.verdict, Verdict::Unknown, "{report}");
+        assert!(report.states <= 200_000, "states={}", report.states);
+        assert!(report.states > 150_000, "the budget is used: states={}", report.states);
+        for part in &report.parts {
+            assert_eq!(part.verdict, Verdict::Unknown);
+            assert!(part.gave_up.as_deref().unwrap().contains("states_max"), "{part:?}");
+        }
+        let threads = |threads| {
+            check_history(&Register::new(Value::Nil), &history, &CheckOptions { threads, ..options.clone() })
+                .unwrap()
+        };
+        assert_eq!(report, threads(1), "the verdict under a budget does not depend on threads");
+    }
+
+    #[test]
+    fn the_memory_budget_gives_unknown_without_growing_past_it() {
+        let history = hopeless(5_000, 1);
+        let memory_max = 1 << 20;
+        let report =
+            check_history(&Register::new(Value::Nil), &history, &budget(u64::MAX, u64::MAX, memory_max))
+                .unwrap();
+        assert_eq!(report.verdict, Verdict::Unknown, "{report}");
+        let gave_up = report.parts[0].gave_up.as_deref().unwrap();
+        assert!(gave_up.contains("memory_max"), "{gave_up}");
+        // Each configuration stores a 5,000-bit set of crashed writes: the
+        // bound is reached after about a thousand of them, not millions.
+        assert!(report.states < 3_000, "states={}", report.states);
+    }
+
+    #[test]
+    fn the_steps_budget_counts_long_sets_of_info_operations() {
+        let history = hopeless(5_000, 1);
+        let report =
+            check_history(&Register::new(Value::Nil), &history, &budget(u64::MAX, 2_000_000, usize::MAX))
+                .unwrap();
+        assert_eq!(report.verdict, Verdict::Unknown, "{report}");
+        assert!(report.parts[0].gave_up.as_deref().unwrap().contains("steps_max"), "{report}");
+    }
+
+    #[test]
+    fn the_default_budget_ends_a_hopeless_check() {
+        let report =
+            check_history(&Register::new(Value::Nil), &hopeless(40, 4), &CheckOptions::default()).unwrap();
+        assert_eq!(report.verdict, Verdict::Unknown, "{report}");
+        assert!(report.states <= Budget::STATES_MAX, "states={}", report.states);
     }
 }

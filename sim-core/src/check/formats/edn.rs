@@ -2,10 +2,14 @@
 //!
 //! The file is one vector or list of operation maps, or a sequence of maps
 //! (one per line, as in Porcupine's kv data). Knossos' preprocessing applies:
-//! operations of a non-integer process (the nemesis) are ignored, an
+//! operations of the `:nemesis` process are ignored, an
 //! operation completed by `:fail` is dropped with its invocation (it never
 //! happened), and an `:ok` read of `nil` is a read of unknown value (kept as
 //! `info`). Keywords become strings without the colon.
+//!
+//! Input is untrusted: nesting deeper than [`DEPTH_MAX`] is an error (the
+//! reader recurses), and a record whose `:process`, `:type`, `:f` or `:time`
+//! cannot be interpreted is an error naming its line, never skipped.
 
 use std::collections::BTreeMap;
 
@@ -56,13 +60,27 @@ struct Reader<'a> {
     line_start: usize,
     /// Column offset of the text's first line (for values embedded in a log line).
     column_base: usize,
+    /// Values open around the cursor; bounded by `DEPTH_MAX`.
+    depth: usize,
 }
+
+/// The deepest nesting of values read (collections, tags and discards each
+/// count a level). Jepsen histories nest a handful of levels; the bound keeps
+/// the recursive reader far from the end of a 2 MiB thread stack.
+pub(crate) const DEPTH_MAX: usize = 128;
 
 const DELIMITERS: &[u8] = b"()[]{}\",;";
 
 impl<'a> Reader<'a> {
     fn new(text: &'a str, line: usize, column: usize) -> Reader<'a> {
-        Reader { text: text.as_bytes(), pos: 0, line, line_start: 0, column_base: column - 1 }
+        Reader {
+            text: text.as_bytes(),
+            pos: 0,
+            line,
+            line_start: 0,
+            column_base: column.saturating_sub(1),
+            depth: 0,
+        }
     }
 
     fn column(&self) -> usize {
@@ -109,6 +127,16 @@ impl<'a> Reader<'a> {
     }
 
     fn value(&mut self) -> Result<Edn, FormatError> {
+        if self.depth == DEPTH_MAX {
+            return Err(self.error(format!("expected at most {DEPTH_MAX} levels of nesting")));
+        }
+        self.depth += 1;
+        let value = self.value_inner();
+        self.depth -= 1;
+        value
+    }
+
+    fn value_inner(&mut self) -> Result<Edn, FormatError> {
         self.skip_blank();
         let Some(byte) = self.peek() else {
             return Err(self.error("expected a value, found the end of the input"));
@@ -307,12 +335,21 @@ fn record(edn: Edn, line: usize, column: usize) -> Result<Option<Record>, Format
     };
     let mut fields: BTreeMap<String, Edn> = BTreeMap::new();
     for (k, v) in entries {
-        fields.insert(k.into_key(), v);
+        let key = k.into_key();
+        let known = ["process", "type", "f", "value", "key", "time", "error"].contains(&key.as_str());
+        if fields.insert(key.clone(), v).is_some() && known {
+            return Err(error(format!("expected one :{key} in the operation map, found two")));
+        }
     }
     let process = match fields.remove("process") {
         Some(Edn::Int(n)) if n >= 0 => n as u64,
-        Some(Edn::Int(n)) => return Err(error(format!("expected a non-negative :process, found {n}"))),
-        Some(_) => return Ok(None),
+        Some(Edn::Keyword(k)) if k == "nemesis" => return Ok(None),
+        Some(other) => {
+            let found = other.into_value();
+            return Err(error(format!(
+                "expected :process to be a non-negative integer or :nemesis, found {found}"
+            )));
+        }
         None => return Err(error("expected a :process key".into())),
     };
     let kind = match fields.remove("type") {
@@ -324,9 +361,15 @@ fn record(edn: Edn, line: usize, column: usize) -> Result<Option<Record>, Format
         Some(Edn::Keyword(f) | Edn::Str(f) | Edn::Text(f)) => f,
         _ => return Err(error("expected :f to be a keyword such as :read".into())),
     };
-    let time = match fields.get("time") {
-        Some(Edn::Int(n)) if *n >= 0 => Time::from_nanos(*n as u64),
-        _ => Time::ZERO,
+    let time = match fields.remove("time") {
+        None => Time::ZERO,
+        Some(Edn::Int(n)) if n >= 0 => Time::from_nanos(n as u64),
+        Some(other) => {
+            let found = other.into_value();
+            return Err(error(format!(
+                "expected :time to be non-negative integer nanoseconds, found {found}"
+            )));
+        }
     };
     let value = fields.remove("value").map_or(Value::Nil, Edn::into_value);
     let key = fields.remove("key").map(Edn::into_value);
@@ -430,5 +473,45 @@ mod tests {
     fn value_columns_are_offset() {
         let err = read_value("[1 2", 7, 30).unwrap_err();
         assert_eq!(err.to_string(), "line 7, column 34: expected `]` before the end of the input");
+    }
+
+    #[test]
+    fn deep_nesting_is_an_error_not_an_overflow() {
+        for (open, close) in [("[", "]"), ("{:a ", "}"), ("#_ ", ""), ("#tag ", "")] {
+            let text = format!(
+                "[{{:process 0 :type :invoke :f :read :value\n{}1{}}}]",
+                open.repeat(50_000),
+                close.repeat(50_000)
+            );
+            let err = read(&text).unwrap_err();
+            assert!(err.to_string().contains("levels of nesting"), "{open}: {err}");
+            assert!(err.to_string().starts_with("line 2, column"), "{open}: {err}");
+        }
+        let deep_enough = format!("{}1{}", "[".repeat(DEPTH_MAX - 1), "]".repeat(DEPTH_MAX - 1));
+        assert!(read_value(&deep_enough, 1, 1).is_ok());
+    }
+
+    #[test]
+    fn uninterpretable_fields_are_errors_with_their_line() {
+        for (field, message) in [
+            (":process \"0\"", "expected :process to be a non-negative integer or :nemesis, found \"0\""),
+            (":process 0.5", "found \"0.5\""),
+            (":process :n1", "found \"n1\""),
+            (":process nil", "found nil"),
+            (":process -1", "found -1"),
+            (":process 99999999999999999999", "found \"99999999999999999999\""),
+        ] {
+            let text =
+                format!("[{{:process 0 :type :invoke :f :read}}\n {{{field} :type :ok :f :read :value 1}}]");
+            let err = read(&text).unwrap_err();
+            assert!(err.to_string().starts_with("line 2, column 2: "), "{field}: {err}");
+            assert!(err.to_string().contains(message), "{field}: {err}");
+        }
+        let err = read("[{:process 0 :type :invoke :f :read :time \"soon\"}]").unwrap_err();
+        assert!(err.to_string().contains("expected :time"), "{err}");
+        let twice = read("[{:process 0 :type :invoke :f :read :process 1}]").unwrap_err();
+        assert!(twice.to_string().contains("expected one :process"), "{twice}");
+        let nemesis = "[{:process :nemesis :type :info :f :start}]";
+        assert_eq!(read(nemesis).unwrap().len(), 0, "the nemesis' operations are not the clients'");
     }
 }

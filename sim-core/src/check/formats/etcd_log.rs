@@ -82,4 +82,14 @@ mod tests {
         let err = read("INFO  jepsen.util - 2\t:ok\t:cas\t[1 4\n").unwrap_err();
         assert!(err.to_string().starts_with("line 1, column"), "{err}");
     }
+
+    #[test]
+    fn deeply_nested_values_are_errors() {
+        let line =
+            format!("INFO  jepsen.util - 2\t:ok\t:read\t{}1{}\n", "[".repeat(50_000), "]".repeat(50_000));
+        let err = read(&line).unwrap_err();
+        assert!(err.to_string().contains("levels of nesting"), "{err}");
+        let err = read("INFO  jepsen.util - -2\t:ok\t:read\tnil\n").unwrap_err();
+        assert!(err.to_string().contains("expected a process number"), "{err}");
+    }
 }

@@ -33,4 +33,27 @@ mod tests {
         assert!(column.is_some());
         assert!(message.contains("okay"), "{message}");
     }
+
+    #[test]
+    fn deep_nesting_and_bad_fields_are_errors_with_their_line() {
+        let deep = format!(
+            "{{\"process\":0,\"type\":\"invoke\",\"f\":\"read\"}}\n{{\"process\":0,\"type\":\"ok\",\"f\":\"read\",\"value\":{}1{}}}\n",
+            "[".repeat(50_000),
+            "]".repeat(50_000)
+        );
+        let err = read(&deep).unwrap_err();
+        assert!(err.to_string().starts_with("line 2"), "{err}");
+        for bad in [
+            r#""process":"0""#,
+            r#""process":-1"#,
+            r#""process":0.5"#,
+            r#""time":-3"#,
+            r#""process":0,"process":1"#,
+        ] {
+            let text = format!("{{{bad},\"type\":\"invoke\",\"f\":\"read\"}}\n");
+            let text = if bad.starts_with(r#""time""#) { text.replace('{', "{\"process\":0,") } else { text };
+            let err = read(&text).unwrap_err();
+            assert!(err.to_string().starts_with("line 1"), "{bad}: {err}");
+        }
+    }
 }

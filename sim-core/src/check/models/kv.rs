@@ -251,6 +251,10 @@ impl Model for KvMap {
         Some(state)
     }
 
+    fn state_bytes(&self, state: &Vec<StrHash>) -> usize {
+        state.capacity() * std::mem::size_of::<StrHash>()
+    }
+
     fn describe(&self, state: &Vec<StrHash>, values: &Interner) -> String {
         let entries: Vec<String> = (0..state.len())
             .filter(|&k| state[k] != StrHash::default())

@@ -102,6 +102,10 @@ impl Model for MultiRegister {
         Some(trim(next))
     }
 
+    fn state_bytes(&self, state: &Vec<u32>) -> usize {
+        state.capacity() * std::mem::size_of::<u32>()
+    }
+
     fn describe(&self, state: &Vec<u32>, values: &Interner) -> String {
         let entries: Vec<String> = (0..state.len())
             .filter(|&k| state[k] != Interner::NIL)

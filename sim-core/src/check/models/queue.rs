@@ -64,6 +64,10 @@ impl Model for Queue {
         }
     }
 
+    fn state_bytes(&self, state: &VecDeque<u32>) -> usize {
+        state.capacity() * std::mem::size_of::<u32>()
+    }
+
     fn describe(&self, state: &VecDeque<u32>, values: &Interner) -> String {
         let items: Vec<Value> = state.iter().map(|&id| values.value(id).clone()).collect();
         Value::List(items).to_string()

@@ -62,6 +62,10 @@ impl Model for Set {
         }
     }
 
+    fn state_bytes(&self, state: &Vec<u32>) -> usize {
+        state.capacity() * std::mem::size_of::<u32>()
+    }
+
     fn describe(&self, state: &Vec<u32>, values: &Interner) -> String {
         let items: Vec<Value> = state.iter().map(|&id| values.value(id).clone()).collect();
         format!("#{}", Value::List(items))
