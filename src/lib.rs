@@ -59,3 +59,16 @@ pub use sim_core as sim;
 pub use sim_core::{
     Catalogued, Invalid, Judgement, ModelKind, NoBugs, PlantedBug, Setup, Status, WorkloadSpec,
 };
+
+static PROGRAM: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+
+/// The command that replays a seed, as printed in failure reports: the
+/// running binary's name when [`cli::main`] runs (a protocol crate's own
+/// binary), `orrery` otherwise.
+pub fn program() -> &'static str {
+    PROGRAM.get().map_or("orrery", String::as_str)
+}
+
+fn set_program(name: String) {
+    let _ = PROGRAM.set(name);
+}

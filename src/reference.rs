@@ -226,6 +226,14 @@ pub const KEYS: &[Key] = &[
         "workload duration + 2 × timeout + 5s",
         "Latest virtual time a run may reach.",
     ),
+    key(
+        "limits",
+        "memory",
+        "size: \"512MiB\", \"2GiB\"",
+        Some("\"2GiB\""),
+        "",
+        "Most memory a run may need; a larger one is refused before it allocates, saying what to lower.",
+    ),
     key("checks", "linearizable", "boolean", Some("true"), "", "Check the history for linearizability."),
     key(
         "checks",

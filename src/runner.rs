@@ -162,7 +162,12 @@ impl<P: Catalogued> Runner for Typed<P> {
             .network(s.net_config())
             .faults(s.schedule())
             .torn_writes(s.storage.torn_writes)
-            .limits(Limits { events_max: s.limits.events, time_max: Some(s.time_max()), ..Limits::default() })
+            .limits(Limits {
+                events_max: s.limits.events,
+                time_max: Some(s.time_max()),
+                memory_max: s.limits.memory,
+                ..Limits::default()
+            })
             .trace(sink);
         if let Some(topology) = s.topology() {
             builder = builder.topology(topology);

@@ -513,6 +513,30 @@ pub struct LimitsSpec {
     pub events: u64,
     /// Latest virtual time (default: workload duration plus a margin).
     pub time: Option<Duration>,
+    /// Most memory a run may need, e.g. "512MiB" or "2GiB": a larger run is
+    /// refused before it allocates, saying what to lower.
+    #[serde(default = "default_memory", deserialize_with = "byte_size")]
+    pub memory: u64,
+}
+
+fn default_memory() -> u64 {
+    sim_core::Limits::default().memory_max
+}
+
+fn byte_size<'de, D: Deserializer<'de>>(d: D) -> Result<u64, D::Error> {
+    let text = String::deserialize(d)?;
+    let bad = || de::Error::custom(format!("invalid size {text:?}: expected a number and a unit, like \"512MiB\" or \"2GiB\""));
+    let split = text.find(|c: char| !c.is_ascii_digit()).unwrap_or(text.len());
+    let (number, unit) = text.split_at(split);
+    let number: u64 = number.parse().map_err(|_| bad())?;
+    let scale: u64 = match unit.trim() {
+        "B" => 1,
+        "KiB" => 1 << 10,
+        "MiB" => 1 << 20,
+        "GiB" => 1 << 30,
+        _ => return Err(bad()),
+    };
+    number.checked_mul(scale).filter(|&n| n > 0).ok_or_else(bad)
 }
 
 fn default_events() -> u64 {
@@ -521,7 +545,7 @@ fn default_events() -> u64 {
 
 impl Default for LimitsSpec {
     fn default() -> LimitsSpec {
-        LimitsSpec { events: default_events(), time: None }
+        LimitsSpec { events: default_events(), time: None, memory: default_memory() }
     }
 }
 

@@ -48,10 +48,10 @@ struct Episode {
     size: u64,
 }
 
-fn episode(horizon: Duration) -> impl Strategy<Value = Episode> {
+fn episode(kinds: Vec<NemesisKind>, horizon: Duration) -> impl Strategy<Value = Episode> {
     let horizon_ms = (horizon.as_nanos() / 1_000_000).max(2);
     (
-        proptest::sample::select(NemesisKind::ALL.to_vec()),
+        proptest::sample::select(kinds),
         0..horizon_ms,
         1..horizon_ms / 2 + 1,
         0usize..64,
@@ -78,8 +78,20 @@ pub fn schedule_within(
     horizon: Duration,
     episodes_max: usize,
 ) -> impl Strategy<Value = FaultSchedule> {
+    schedule_of(&NemesisKind::ALL, servers, horizon, episodes_max)
+}
+
+/// Schedules of only the fault kinds `kinds` — a protocol's
+/// [`Catalogued::FAULTS`](crate::Catalogued::FAULTS), say.
+pub fn schedule_of(
+    kinds: &[NemesisKind],
+    servers: usize,
+    horizon: Duration,
+    episodes_max: usize,
+) -> impl Strategy<Value = FaultSchedule> + use<> {
     assert!(servers > 0, "servers={servers}");
-    proptest::collection::vec(episode(horizon), 0..=episodes_max)
+    assert!(!kinds.is_empty(), "no fault kinds");
+    proptest::collection::vec(episode(kinds.to_vec(), horizon), 0..=episodes_max)
         .prop_map(move |episodes| build(servers, &episodes))
 }
 

@@ -228,7 +228,8 @@ fn watchdog(
                 && since.elapsed() > timeout
             {
                 eprintln!(
-                    "error: seed {seed} hung: no result after {timeout:?} of wall time (a handler that never returns?)\nreproduce: orrery run {} --seed {seed}",
+                    "error: seed {seed} hung: no result after {timeout:?} of wall time (a handler that never returns?)\nreproduce: {} run {} --seed {seed}",
+                    crate::program(),
                     runner.scenario().path.display()
                 );
                 std::process::exit(1);
@@ -504,7 +505,7 @@ fn write_failures(out: &mut String, sweep: &Sweep) {
             let verb = if first.status == Status::Fail { "failed" } else { "undecided" };
             let _ = writeln!(out, "    seed {} {verb}{at}: {}", first.seed, one_line(&check.detail));
         }
-        let _ = writeln!(out, "    replay: orrery run {} --seed {}", sweep.header.path.display(), first.seed);
+        let _ = writeln!(out, "    replay: {} run {} --seed {}", crate::program(), sweep.header.path.display(), first.seed);
     }
 }
 

@@ -131,7 +131,7 @@ pub fn run_schedule(
             |c| format!("{} {}: {}", c.name, c.status.label(), c.detail),
         );
     let replay = match written {
-        Ok(()) => format!("replay: orrery run {} --seed {seed}", file.display()),
+        Ok(()) => format!("replay: {} run {} --seed {seed}", crate::program(), file.display()),
         Err(e) => format!("(could not write the reproduction to {}: {e})\n{edited}", file.display()),
     };
     Err(TestCaseError::fail(format!(

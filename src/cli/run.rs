@@ -156,7 +156,8 @@ pub fn summary(
     if outcome.status == Status::Fail {
         let _ = writeln!(
             out,
-            "replay     orrery replay {} --seed {} --expect-hash {}",
+            "replay     {} replay {} --seed {} --expect-hash {}",
+            crate::program(),
             path.display(),
             outcome.seed,
             outcome.trace_hash

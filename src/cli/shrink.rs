@@ -48,7 +48,7 @@ pub fn run(registry: &Registry, args: ShrinkArgs) -> anyhow::Result<ExitCode> {
         Some(path) => {
             std::fs::write(path, &shrunk.text).with_context(|| format!("cannot write {}", path.display()))?;
             eprintln!("wrote      {}", path.display());
-            eprintln!("replay     orrery run {}", path.display());
+            eprintln!("replay     {} run {}", crate::program(), path.display());
         }
         None => super::out(&shrunk.text)?,
     }
