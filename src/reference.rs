@@ -214,7 +214,7 @@ pub const KEYS: &[Key] = &[
         "limits",
         "events",
         "integer",
-        Some("20000000"),
+        Some("50000000"),
         "",
         "Most events one run may process; more ends it with a limit (never the expected violation).",
     ),

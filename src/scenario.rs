@@ -11,6 +11,7 @@ use crate::{Expect, ModelKind};
 use serde::Deserialize;
 use serde::de::{self, DeserializeOwned, Deserializer, MapAccess, Visitor};
 use sim_core::{
+    Pacing,
     Cut, Duration, Fault, FaultSchedule, Latency, Nemesis, NemesisKind, NetConfig, NodeId, Probability, Time,
     Topology,
 };
@@ -249,10 +250,10 @@ fn default_clients() -> usize {
     3
 }
 fn default_duration() -> Duration {
-    Duration::from_secs(5)
+    Pacing::default().duration
 }
 fn default_timeout() -> Duration {
-    Duration::from_secs(1)
+    Pacing::default().timeout.expect("a default timeout")
 }
 
 impl Default for WorkloadSpec {
@@ -274,9 +275,7 @@ impl WorkloadSpec {
         match (&self.think, self.rate) {
             (Some(think), _) => think.0.clone(),
             (None, Some(rate)) => Latency::Exponential { mean: rate.period, min: Duration::ZERO },
-            (None, None) => {
-                Latency::Uniform { min: Duration::from_millis(5), max: Duration::from_millis(20) }
-            }
+            (None, None) => Pacing::default().think,
         }
     }
 }
@@ -540,7 +539,7 @@ fn byte_size<'de, D: Deserializer<'de>>(d: D) -> Result<u64, D::Error> {
 }
 
 fn default_events() -> u64 {
-    20_000_000
+    sim_core::Limits::default().events_max
 }
 
 impl Default for LimitsSpec {

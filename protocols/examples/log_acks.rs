@@ -29,7 +29,8 @@ struct Row {
 
 fn run(acks: Acks, seed: u64) -> Row {
     let protocol = Log { acks, ..Log::default() };
-    let workload = LogWorkload { producers: 8, partitions: 2, messages: 400, ..LogWorkload::default() };
+    let mut workload = LogWorkload::default();
+    (workload.producers, workload.partitions, workload.messages) = (8, 2, 400);
     let pacing = Pacing {
         think: Latency::constant(Duration::ZERO),
         duration: Duration::from_secs(10),

@@ -28,11 +28,13 @@ pub struct Pacing {
     pub timeout: Option<Duration>,
 }
 
+/// The pacing of a run that says nothing else: the one set of defaults the
+/// engine and scenario files share.
 impl Default for Pacing {
     fn default() -> Pacing {
         Pacing {
-            think: Latency::constant(Duration::from_millis(10)),
-            duration: Duration::from_secs(10),
+            think: Latency::Uniform { min: Duration::from_millis(5), max: Duration::from_millis(20) },
+            duration: Duration::from_secs(5),
             timeout: Some(Duration::from_secs(1)),
         }
     }

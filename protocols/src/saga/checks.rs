@@ -308,15 +308,15 @@ mod tests {
         let steps = [step(Step::Debit, StepState::Applied)];
         let shard = Shard::default();
         let late = outcomes(&report(2000), &known(&sagas, &steps, &shard));
-        assert_eq!(late.pass, Some(false));
+        assert_eq!(late.status, sim_core::Status::Fail);
         assert!(late.detail.starts_with("t9.1 still running"), "{}", late.detail);
         let young = outcomes(&report(2000), &known(&saga(Phase::Crediting, 1500), &steps, &shard));
-        assert_eq!(young.pass, Some(true), "{}", young.detail);
+        assert_eq!(young.status, sim_core::Status::Pass, "{}", young.detail);
         assert!(young.detail.ends_with("1 still running; drained"), "{}", young.detail);
         // With the credited account's shard down, not even compensation can finish.
         let mut blocked = known(&sagas, &steps, &shard);
         blocked.shards.pop();
-        assert_eq!(outcomes(&report(2000), &blocked).pass, Some(true));
+        assert_eq!(outcomes(&report(2000), &blocked).status, sim_core::Status::Pass);
     }
 
     #[test]
@@ -327,7 +327,7 @@ mod tests {
         assert_eq!(broken.detail, "t9.1 ended Completed but its Credit is Undone");
         let sagas = saga(Phase::Ended(Ending::Compensated), 100);
         let steps = [step(Step::Debit, StepState::Undone), step(Step::Credit, StepState::Cancelled)];
-        assert_eq!(outcomes(&report(300), &known(&sagas, &steps, &Shard::default())).pass, Some(true));
+        assert_eq!(outcomes(&report(300), &known(&sagas, &steps, &Shard::default())).status, sim_core::Status::Pass);
     }
 
     #[test]
@@ -335,9 +335,9 @@ mod tests {
         let none = BTreeMap::new();
         let half = [step(Step::Debit, StepState::Applied), step(Step::Credit, StepState::Cancelled)];
         let forgotten = outcomes(&report(300), &known(&none, &half, &Shard::default()));
-        assert_eq!(forgotten.pass, Some(false));
+        assert_eq!(forgotten.status, sim_core::Status::Fail);
         assert!(forgotten.detail.contains("Debit of 5 on account 0 applied, never credited nor refunded"));
         let whole = [step(Step::Debit, StepState::Applied), step(Step::Credit, StepState::Applied)];
-        assert_eq!(outcomes(&report(300), &known(&none, &whole, &Shard::default())).pass, Some(true));
+        assert_eq!(outcomes(&report(300), &known(&none, &whole, &Shard::default())).status, sim_core::Status::Pass);
     }
 }
