@@ -310,7 +310,7 @@ fn linearizability(
             let b = &v.blocked;
             let at = records.get(b.line.saturating_sub(1)).map(|r| r.time);
             let when = at.map_or(String::new(), |t| format!(" invoked at {t}"));
-            let last_change = v.prefix.iter().rev().find(|op| op.f != "read");
+            let last_change = v.prefix.iter().rev().find(|op| op.f != "read" && op.kind != RecordType::Fail);
             let context = match last_change {
                 Some(w) => format!(
                     "; after the longest linearizable prefix ({} operations) the state is {}, last changed by {} of {}",

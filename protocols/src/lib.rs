@@ -22,4 +22,16 @@ impl Catalogued for register::Register {
     const SUMMARY: &'static str = "a single-node register store: the smallest complete protocol";
     type Bug = register::RegisterBug;
     type Workload = sim_core::RegisterWorkload;
+
+    /// One server holds every register; more would sit idle and mislead.
+    fn validate(&self, setup: &sim_core::Setup) -> Result<(), sim_core::Invalid> {
+        if setup.servers == 1 {
+            Ok(())
+        } else {
+            Err(sim_core::Invalid::new(
+                "cluster.servers",
+                format!("register is a single-server protocol: set servers = 1, not {}", setup.servers),
+            ))
+        }
+    }
 }

@@ -75,7 +75,7 @@ pub use metrics::{BalancerLog, Forward, HealthChange};
 pub use strategy::{Picker, Strategy};
 pub use workload::RequestWorkload;
 
-use sim_core::{Catalogued, Invalid, Judgement, ModelKind, WorkloadSpec};
+use sim_core::{Catalogued, Invalid, Judgement, ModelKind, Setup, WorkloadSpec};
 
 sim_core::planted_bugs! {
     /// A planted bug, off unless a scenario names it.
@@ -269,6 +269,28 @@ impl Catalogued for LoadBalancer {
     type Bug = Bug;
     type Workload = RequestWorkload;
     const MODEL: Option<ModelKind> = None;
+
+    fn validate(&self, setup: &Setup) -> Result<(), Invalid> {
+        if self.balancers == 0 || self.balancers >= setup.servers {
+            return Err(Invalid::new(
+                "protocol.balancers",
+                format!(
+                    "{} balancers among {} servers leaves no {}; the first servers balance, the rest are backends",
+                    self.balancers,
+                    setup.servers,
+                    if self.balancers == 0 { "balancer" } else { "backend" }
+                ),
+            ));
+        }
+        let backends = self.balancers as u32..setup.servers as u32;
+        if let Some(slow) = self.slow_backends.iter().find(|b| !backends.contains(b)) {
+            return Err(Invalid::new(
+                "protocol.slow_backends",
+                format!("server {slow} is not a backend: backends are {} to {}", backends.start, backends.end - 1),
+            ));
+        }
+        Ok(())
+    }
 
     fn judge(&self, report: &RunReport, servers: &ClusterView<'_, Self>) -> Vec<Judgement> {
         judge::judge(self, report, servers)
