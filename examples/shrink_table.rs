@@ -78,7 +78,12 @@ fn main() {
         };
         #[allow(clippy::disallowed_methods)] // the table reports how long shrinking took
         let started = std::time::Instant::now();
-        let result = shrink::shrink(&registry, &planted, first.seed, &Options { time_budget: budget, ..Options::default() });
+        let result = shrink::shrink(
+            &registry,
+            &planted,
+            first.seed,
+            &Options { time_budget: budget, ..Options::default() },
+        );
         let wall = started.elapsed().as_secs_f64();
         match result {
             Ok(shrunk) => {

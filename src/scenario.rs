@@ -11,9 +11,8 @@ use crate::{Expect, ModelKind};
 use serde::Deserialize;
 use serde::de::{self, DeserializeOwned, Deserializer, MapAccess, Visitor};
 use sim_core::{
-    Pacing,
-    Cut, Duration, Fault, FaultSchedule, Latency, Nemesis, NemesisKind, NetConfig, NodeId, Probability, Time,
-    Topology,
+    Cut, Duration, Fault, FaultSchedule, Latency, Nemesis, NemesisKind, NetConfig, NodeId, Pacing,
+    Probability, Time, Topology,
 };
 
 /// A parsed, validated scenario.
@@ -524,7 +523,11 @@ fn default_memory() -> u64 {
 
 fn byte_size<'de, D: Deserializer<'de>>(d: D) -> Result<u64, D::Error> {
     let text = String::deserialize(d)?;
-    let bad = || de::Error::custom(format!("invalid size {text:?}: expected a number and a unit, like \"512MiB\" or \"2GiB\""));
+    let bad = || {
+        de::Error::custom(format!(
+            "invalid size {text:?}: expected a number and a unit, like \"512MiB\" or \"2GiB\""
+        ))
+    };
     let split = text.find(|c: char| !c.is_ascii_digit()).unwrap_or(text.len());
     let (number, unit) = text.split_at(split);
     let number: u64 = number.parse().map_err(|_| bad())?;

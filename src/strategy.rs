@@ -50,20 +50,15 @@ struct Episode {
 
 fn episode(kinds: Vec<NemesisKind>, horizon: Duration) -> impl Strategy<Value = Episode> {
     let horizon_ms = (horizon.as_nanos() / 1_000_000).max(2);
-    (
-        proptest::sample::select(kinds),
-        0..horizon_ms,
-        1..horizon_ms / 2 + 1,
-        0usize..64,
-        1u64..20,
-    )
-        .prop_map(|(kind, start, length, target, size)| Episode {
+    (proptest::sample::select(kinds), 0..horizon_ms, 1..horizon_ms / 2 + 1, 0usize..64, 1u64..20).prop_map(
+        |(kind, start, length, target, size)| Episode {
             kind,
             start: Duration::from_millis(start),
             length: Duration::from_millis(length),
             target,
             size,
-        })
+        },
+    )
 }
 
 /// Schedules over `servers` servers with faults in the first four seconds.

@@ -505,7 +505,13 @@ fn write_failures(out: &mut String, sweep: &Sweep) {
             let verb = if first.status == Status::Fail { "failed" } else { "undecided" };
             let _ = writeln!(out, "    seed {} {verb}{at}: {}", first.seed, one_line(&check.detail));
         }
-        let _ = writeln!(out, "    replay: {} run {} --seed {}", crate::program(), sweep.header.path.display(), first.seed);
+        let _ = writeln!(
+            out,
+            "    replay: {} run {} --seed {}",
+            crate::program(),
+            sweep.header.path.display(),
+            first.seed
+        );
     }
 }
 

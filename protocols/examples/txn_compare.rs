@@ -90,7 +90,8 @@ fn run<P: Catalogued>(protocol: P, seed: u64, tally: &mut Tally) {
         }
     }
     let checked = ["atomicity", "saga-outcome", "conservation"];
-    let broken = judgements.iter().any(|j| checked.contains(&j.name.as_str()) && j.status == sim_core::Status::Fail);
+    let broken =
+        judgements.iter().any(|j| checked.contains(&j.name.as_str()) && j.status == sim_core::Status::Fail);
     tally.broken += usize::from(broken);
     let (off, reads) = half_done_reads(&report);
     tally.half_done += off;

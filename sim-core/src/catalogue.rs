@@ -20,7 +20,7 @@ use crate::fault::NemesisKind;
 use crate::invariant::ClusterView;
 use crate::node::Protocol;
 use crate::sim::RunReport;
-use crate::time::Time;
+use crate::time::{Duration, Time};
 use crate::workload::{RegisterWorkload, Workload};
 
 /// A protocol the harness can run from a scenario file.
@@ -104,6 +104,31 @@ impl Invalid {
     /// An error about `field`.
     pub fn new(field: impl Into<String>, message: impl Into<String>) -> Invalid {
         Invalid { field: field.into(), message: message.into() }
+    }
+
+    /// Every `(field, period)` at least a microsecond and at most a day: a
+    /// zero period is a timer that fires forever at one instant.
+    pub fn periods(periods: &[(&str, Duration)]) -> Result<(), Invalid> {
+        for &(field, period) in periods {
+            if period < Duration::from_micros(1) || period > Duration::from_secs(86_400) {
+                return Err(Invalid::new(
+                    format!("protocol.{field}"),
+                    format!("`{field}` must be between 1us and 1 day, not {period}"),
+                ));
+            }
+        }
+        Ok(())
+    }
+
+    /// `min` no longer than `max`.
+    pub fn ordered(min: (&str, Duration), max: (&str, Duration)) -> Result<(), Invalid> {
+        if min.1 > max.1 {
+            return Err(Invalid::new(
+                format!("protocol.{}", max.0),
+                format!("`{}` ({}) is below `{}` ({})", max.0, max.1, min.0, min.1),
+            ));
+        }
+        Ok(())
     }
 
     /// An error about the field its message quotes first in backticks, as in

@@ -88,10 +88,10 @@ pub mod time;
 mod trace;
 mod workload;
 
+pub use build::{BuildError, Bytes, Footprint};
 pub use catalogue::{
     Catalogued, Invalid, Judgement, ModelKind, NoBugs, PlantedBug, Setup, Status, WorkloadSpec,
 };
-pub use build::{BuildError, Bytes, Footprint};
 pub use fault::{Cut, Drawn, Fault, FaultSchedule, Nemesis, NemesisKind, TimedFault};
 pub use handler::in_handler;
 pub use history::{History, HistoryError, Op, Operation, Outcome, Record, RecordType, Value};

@@ -51,9 +51,10 @@ enum Command {
 pub fn main(registry: Registry) -> ExitCode {
     install_panic_hook();
     init_logging();
-    if let Some(name) = std::env::args_os().next().and_then(|a| {
-        std::path::Path::new(&a).file_stem().map(|s| s.to_string_lossy().into_owned())
-    }) {
+    if let Some(name) = std::env::args_os()
+        .next()
+        .and_then(|a| std::path::Path::new(&a).file_stem().map(|s| s.to_string_lossy().into_owned()))
+    {
         crate::set_program(name);
     }
     let cli = Cli::parse();

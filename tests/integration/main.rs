@@ -3,4 +3,5 @@
 mod check_cli;
 mod cli;
 mod conformance;
+mod fuzz;
 mod support;

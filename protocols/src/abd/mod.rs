@@ -113,6 +113,11 @@ impl sim_core::Catalogued for Abd {
     type Bug = Bug;
     type Workload = AbdWorkload;
     const MODEL: Option<ModelKind> = Some(ModelKind::Register);
+
+    fn validate(&self, _setup: &sim_core::Setup) -> Result<(), Invalid> {
+        Invalid::periods(&[("retry", self.retry), ("retry_max", self.retry_max)])?;
+        Invalid::ordered(("retry", self.retry), ("retry_max", self.retry_max))
+    }
 }
 
 /// Register reads and writes over a few keys. Compare-and-set is not an ABD

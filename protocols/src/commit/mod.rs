@@ -238,6 +238,10 @@ impl Catalogued for TwoPc {
     type Workload = BankWorkload;
     const MODEL: Option<ModelKind> = None;
 
+    fn validate(&self, setup: &sim_core::Setup) -> Result<(), Invalid> {
+        self.settings().validate(setup)
+    }
+
     fn judge(&self, report: &RunReport, servers: &ClusterView<'_, Self>) -> Vec<Judgement> {
         checks::judge(report, servers)
     }
@@ -250,8 +254,35 @@ impl Catalogued for PaxosCommit {
     type Workload = BankWorkload;
     const MODEL: Option<ModelKind> = None;
 
+    fn validate(&self, setup: &sim_core::Setup) -> Result<(), Invalid> {
+        self.settings().validate(setup)
+    }
+
     fn judge(&self, report: &RunReport, servers: &ClusterView<'_, Self>) -> Vec<Judgement> {
         checks::judge(report, servers)
+    }
+}
+
+impl Settings {
+    /// The timers are real periods, and there are coordinators and shards.
+    fn validate(&self, setup: &sim_core::Setup) -> Result<(), Invalid> {
+        Invalid::periods(&[
+            ("tick", self.tick),
+            ("vote_timeout", self.vote_timeout),
+            ("ask_after", self.ask_after),
+            ("client_resend", self.client_resend),
+            ("flush_delay", self.flush_delay),
+        ])?;
+        if self.coordinators == 0 || self.coordinators >= setup.servers {
+            return Err(Invalid::new(
+                "protocol.coordinators",
+                format!(
+                    "{} coordinators among {} servers: the first servers coordinate, the rest hold accounts, and both are needed",
+                    self.coordinators, setup.servers
+                ),
+            ));
+        }
+        Ok(())
     }
 }
 

@@ -35,8 +35,8 @@ impl Default for BankWorkload {
 impl BankWorkload {
     /// Checks the parameters; the message names the bad one.
     pub fn validate(&self) -> Result<(), String> {
-        if self.accounts < 2 {
-            return Err("`accounts` must be at least 2".into());
+        if !(2..=10_000).contains(&self.accounts) {
+            return Err("`accounts` must be between 2 and 10000".into());
         }
         if self.amount_max < 1 {
             return Err("`amount_max` must be at least 1".into());

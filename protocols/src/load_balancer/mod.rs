@@ -271,6 +271,12 @@ impl Catalogued for LoadBalancer {
     const MODEL: Option<ModelKind> = None;
 
     fn validate(&self, setup: &Setup) -> Result<(), Invalid> {
+        Invalid::periods(&[
+            ("heartbeat", self.heartbeat),
+            ("timeout", self.timeout),
+            ("phi_min_stddev", self.phi_min_stddev),
+            ("retry", self.retry),
+        ])?;
         if self.balancers == 0 || self.balancers >= setup.servers {
             return Err(Invalid::new(
                 "protocol.balancers",
@@ -286,7 +292,11 @@ impl Catalogued for LoadBalancer {
         if let Some(slow) = self.slow_backends.iter().find(|b| !backends.contains(b)) {
             return Err(Invalid::new(
                 "protocol.slow_backends",
-                format!("server {slow} is not a backend: backends are {} to {}", backends.start, backends.end - 1),
+                format!(
+                    "server {slow} is not a backend: backends are {} to {}",
+                    backends.start,
+                    backends.end - 1
+                ),
             ));
         }
         Ok(())

@@ -209,6 +209,19 @@ impl Catalogued for Log {
     type Workload = LogWorkload;
     const MODEL: Option<ModelKind> = None;
 
+    fn validate(&self, _setup: &sim_core::Setup) -> Result<(), Invalid> {
+        Invalid::periods(&[
+            ("tick", self.tick),
+            ("session", self.session),
+            ("lag_max", self.lag_max),
+            ("fetch_timeout", self.fetch_timeout),
+            ("retry_after", self.retry_after),
+            ("heartbeat", self.heartbeat),
+            ("member_session", self.member_session),
+            ("poll_timeout", self.poll_timeout),
+        ])
+    }
+
     fn judge(&self, report: &RunReport, servers: &ClusterView<'_, Self>) -> Vec<Judgement> {
         invariants::judge(self, report, servers)
     }

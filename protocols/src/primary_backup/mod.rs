@@ -151,4 +151,18 @@ impl sim_core::Catalogued for PrimaryBackup {
         "primary-backup replication with heartbeats, majority-elected epochs and fencing";
     type Bug = Bug;
     type Workload = sim_core::RegisterWorkload;
+
+    fn validate(&self, _setup: &sim_core::Setup) -> Result<(), sim_core::Invalid> {
+        use sim_core::Invalid;
+        Invalid::periods(&[
+            ("heartbeat", self.heartbeat),
+            ("election_min", self.election_min),
+            ("election_max", self.election_max),
+            ("step_down_after", self.step_down_after),
+            ("retry", self.retry),
+            ("retry_max", self.retry_max),
+        ])?;
+        Invalid::ordered(("election_min", self.election_min), ("election_max", self.election_max))?;
+        Invalid::ordered(("retry", self.retry), ("retry_max", self.retry_max))
+    }
 }

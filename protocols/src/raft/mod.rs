@@ -167,4 +167,18 @@ impl sim_core::Catalogued for Raft {
     const SUMMARY: &'static str = "Raft consensus replicating a key-value store of cas registers";
     type Bug = RaftBug;
     type Workload = sim_core::RegisterWorkload;
+
+    fn validate(&self, _setup: &sim_core::Setup) -> Result<(), sim_core::Invalid> {
+        use sim_core::Invalid;
+        Invalid::periods(&[
+            ("election_timeout_min", self.election_timeout_min),
+            ("election_timeout_max", self.election_timeout_max),
+            ("heartbeat", self.heartbeat),
+            ("client_retry", self.client_retry),
+        ])?;
+        Invalid::ordered(
+            ("election_timeout_min", self.election_timeout_min),
+            ("election_timeout_max", self.election_timeout_max),
+        )
+    }
 }

@@ -327,7 +327,10 @@ mod tests {
         assert_eq!(broken.detail, "t9.1 ended Completed but its Credit is Undone");
         let sagas = saga(Phase::Ended(Ending::Compensated), 100);
         let steps = [step(Step::Debit, StepState::Undone), step(Step::Credit, StepState::Cancelled)];
-        assert_eq!(outcomes(&report(300), &known(&sagas, &steps, &Shard::default())).status, sim_core::Status::Pass);
+        assert_eq!(
+            outcomes(&report(300), &known(&sagas, &steps, &Shard::default())).status,
+            sim_core::Status::Pass
+        );
     }
 
     #[test]
@@ -338,6 +341,9 @@ mod tests {
         assert_eq!(forgotten.status, sim_core::Status::Fail);
         assert!(forgotten.detail.contains("Debit of 5 on account 0 applied, never credited nor refunded"));
         let whole = [step(Step::Debit, StepState::Applied), step(Step::Credit, StepState::Applied)];
-        assert_eq!(outcomes(&report(300), &known(&none, &whole, &Shard::default())).status, sim_core::Status::Pass);
+        assert_eq!(
+            outcomes(&report(300), &known(&none, &whole, &Shard::default())).status,
+            sim_core::Status::Pass
+        );
     }
 }

@@ -154,6 +154,25 @@ impl Catalogued for Saga {
     type Workload = crate::commit::BankWorkload;
     const MODEL: Option<ModelKind> = None;
 
+    fn validate(&self, setup: &sim_core::Setup) -> Result<(), sim_core::Invalid> {
+        use sim_core::Invalid;
+        Invalid::periods(&[
+            ("tick", self.tick),
+            ("deadline", self.deadline),
+            ("client_resend", self.client_resend),
+        ])?;
+        if self.orchestrators == 0 || self.orchestrators >= setup.servers {
+            return Err(Invalid::new(
+                "protocol.orchestrators",
+                format!(
+                    "{} orchestrators among {} servers leaves no shard or no orchestrator",
+                    self.orchestrators, setup.servers
+                ),
+            ));
+        }
+        Ok(())
+    }
+
     fn judge(&self, report: &RunReport, servers: &ClusterView<'_, Self>) -> Vec<Judgement> {
         checks::judge(self, report, servers)
     }
