@@ -38,11 +38,11 @@ impl BankWorkload {
         if !(2..=10_000).contains(&self.accounts) {
             return Err("`accounts` must be between 2 and 10000".into());
         }
-        if self.amount_max < 1 {
-            return Err("`amount_max` must be at least 1".into());
+        if !(1..=1_000_000_000).contains(&self.amount_max) {
+            return Err("`amount_max` must be between 1 and 1000000000".into());
         }
-        if self.initial_balance < 0 {
-            return Err("`initial_balance` must not be negative".into());
+        if !(0..=1_000_000_000_000).contains(&self.initial_balance) {
+            return Err("`initial_balance` must be between 0 and 1000000000000".into());
         }
         Ok(())
     }

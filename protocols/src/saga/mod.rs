@@ -161,6 +161,12 @@ impl Catalogued for Saga {
             ("deadline", self.deadline),
             ("client_resend", self.client_resend),
         ])?;
+        if !(0..=1_000_000_000_000).contains(&self.opening_balance) {
+            return Err(Invalid::new(
+                "protocol.opening_balance",
+                "`opening_balance` must be between 0 and 1000000000000",
+            ));
+        }
         if self.orchestrators == 0 || self.orchestrators >= setup.servers {
             return Err(Invalid::new(
                 "protocol.orchestrators",
