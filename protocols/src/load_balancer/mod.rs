@@ -60,6 +60,7 @@ mod judge;
 mod message;
 mod metrics;
 mod strategy;
+mod timeline;
 mod workload;
 
 use serde::{Deserialize, Serialize};
