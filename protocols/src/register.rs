@@ -59,6 +59,21 @@ pub enum Command {
     Cas(i64, i64),
 }
 
+impl std::fmt::Display for Command {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Command::Read => write!(f, "read"),
+            Command::Write(v) => write!(f, "write {v}"),
+            Command::Cas(from, to) => write!(f, "cas {from}->{to}"),
+        }
+    }
+}
+
+/// A register's value for people: the number, or "nil" if never written.
+pub fn show_value(value: Option<i64>) -> String {
+    value.map_or("nil".into(), |v| v.to_string())
+}
+
 impl Command {
     /// The command for a workload operation, if it is one this protocol understands.
     pub fn from_op(op: &Op) -> Option<Command> {
@@ -235,7 +250,7 @@ impl Client<Register> for RegisterClient {
     fn on_message(&mut self, ctx: &mut Context<'_, Register>, _from: NodeId, msg: Msg) {
         let Msg::Reply { req, value, applied } = msg else { return };
         let Some((id, expected, command)) = self.pending.take_if(|(_, r, _)| *r == req) else { return };
-        debug_assert_eq!(expected, req);
+        debug_assert!(expected == req, "reply req={req} for pending req={expected}");
         let outcome = match command {
             Command::Read => Outcome::Ok(value.into()),
             Command::Write(v) => Outcome::Ok(v.into()),
