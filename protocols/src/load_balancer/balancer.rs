@@ -140,7 +140,7 @@ impl Balancer {
         let overslept = ctx.now().since(self.heartbeat_due);
         if overslept > Duration::ZERO {
             for health in &mut self.health {
-                health.detector.excuse(overslept);
+                health.detector.excuse(overslept, ctx.now());
             }
         }
         for i in 0..self.backends.len() {

@@ -105,11 +105,12 @@ impl Detector {
         }
     }
 
-    /// Moves the last answer `by` later: the balancer was paused that long,
-    /// and silence it did not listen to is no evidence.
-    pub fn excuse(&mut self, by: Duration) {
+    /// Moves the last answer `by` later, but not past `now`: the balancer
+    /// was paused that long, and silence it did not listen to is no evidence.
+    /// (An answer handled on waking may already have moved it to `now`.)
+    pub fn excuse(&mut self, by: Duration, now: Time) {
         let (Detector::Fixed { last, .. } | Detector::Phi { last, .. }) = self;
-        *last = last.map(|l| l + by);
+        *last = last.map(|l| (l + by).min(now));
     }
 
     /// Whether the backend is suspected at `now`; never before its first answer.
@@ -187,8 +188,16 @@ mod tests {
     fn excused_silence_does_not_count() {
         let mut d = Detector::fixed(Duration::from_millis(100));
         d.heard(ms(0));
-        d.excuse(Duration::from_millis(500));
+        d.excuse(Duration::from_millis(500), ms(520));
         assert!(!d.suspect(ms(550)), "a 500ms pause of the balancer is not the backend's silence");
         assert!(d.suspect(ms(601)));
+    }
+
+    #[test]
+    fn an_excuse_never_moves_the_last_answer_past_now() {
+        let mut d = Detector::fixed(Duration::from_millis(100));
+        d.heard(ms(500));
+        d.excuse(Duration::from_millis(480), ms(500));
+        assert!(d.suspect(ms(601)), "silence after waking counts in full");
     }
 }
