@@ -11,6 +11,17 @@
 //! before replying, so acknowledged writes survive a crash. With the planted
 //! bug `skip-sync` it forgets to sync: acknowledged writes vanish at
 //! the next crash, which the linearizability checker then catches.
+//!
+//! The network may deliver a request twice, and a copy may arrive long after
+//! the original. The server therefore keeps one session per client: the
+//! sequence number of the client's latest request and the reply it got.
+//! A copy of that request gets the same reply again (so a duplicate
+//! compare-and-set cannot overtake the real answer with a different one),
+//! and a copy of an older request is dropped (so a late write cannot land
+//! over a newer one). Clients send one request at a time with rising
+//! sequence numbers, so one session per client is enough. With `durable`,
+//! a session is saved and synced together with the change it records, so a
+//! duplicate that arrives after a restart is still recognised.
 
 use std::collections::BTreeMap;
 
@@ -46,6 +57,21 @@ pub enum Command {
     Write(i64),
     /// Set to `.1` if it holds `.0`.
     Cas(i64, i64),
+}
+
+impl std::fmt::Display for Command {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Command::Read => write!(f, "read"),
+            Command::Write(v) => write!(f, "write {v}"),
+            Command::Cas(from, to) => write!(f, "cas {from}->{to}"),
+        }
+    }
+}
+
+/// A register's value for people: the number, or "nil" if never written.
+pub fn show_value(value: Option<i64>) -> String {
+    value.map_or("nil".into(), |v| v.to_string())
 }
 
 impl Command {
@@ -86,17 +112,65 @@ pub enum Msg {
     },
 }
 
+/// What the server last did for one client: the request's sequence number
+/// and the reply it sent, to send again if the request comes back.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+struct Session {
+    req: u64,
+    value: Option<i64>,
+    applied: bool,
+}
+
 /// The register server.
 #[derive(Debug, Default)]
 pub struct Server {
     config: Register,
     registers: BTreeMap<i64, i64>,
+    sessions: BTreeMap<NodeId, Session>,
 }
 
 impl Server {
     /// The current value of register `key`.
     pub fn value(&self, key: i64) -> Option<i64> {
         self.registers.get(&key).copied()
+    }
+
+    /// Runs a request once: a new one is applied and remembered, the latest
+    /// one again gets its remembered reply, an older one gets nothing.
+    fn execute(
+        &mut self,
+        ctx: &mut Context<'_, Register>,
+        from: NodeId,
+        req: u64,
+        key: i64,
+        command: &Command,
+    ) {
+        match self.sessions.get(&from) {
+            Some(session) if session.req > req => {}
+            Some(&session) if session.req == req => ctx.send(from, session.reply()),
+            _ => {
+                let (value, applied) = self.apply(key, command);
+                let session = Session { req, value, applied };
+                self.sessions.insert(from, session);
+                if self.config.durable && *command != Command::Read {
+                    self.persist(ctx, from, key, session);
+                }
+                ctx.send(from, session.reply());
+            }
+        }
+    }
+
+    /// Saves the register and the client's session in one sync. Reads are
+    /// not saved: running a read again after a restart changes nothing.
+    /// Failed compare-and-sets are, since run again they might succeed.
+    fn persist(&self, ctx: &mut Context<'_, Register>, client: NodeId, key: i64, session: Session) {
+        if let Some(value) = self.value(key) {
+            ctx.storage().put(&format!("reg/{key}"), &value);
+        }
+        ctx.storage().put(&format!("session/{}", client.0), &session);
+        if !self.config.bugs.contains(&RegisterBug::SkipSync) {
+            ctx.storage().sync();
+        }
     }
 
     fn apply(&mut self, key: i64, command: &Command) -> (Option<i64>, bool) {
@@ -127,22 +201,29 @@ impl Node<Register> for Server {
                     self.registers.insert(key, value);
                 }
             }
+            // Likewise a torn session was never acknowledged.
+            for name in ctx.storage().keys("session/") {
+                if let (Ok(client), Ok(Some(session))) =
+                    (name["session/".len()..].parse(), ctx.storage().get::<Session>(&name))
+                {
+                    self.sessions.insert(NodeId(client), session);
+                }
+            }
         }
     }
 
     fn on_message(&mut self, ctx: &mut Context<'_, Register>, from: NodeId, msg: Msg) {
         let Msg::Request { req, key, command } = msg else { return };
-        let (value, applied) = self.apply(key, &command);
-        if let (true, true, Some(value)) = (self.config.durable, applied && command != Command::Read, value) {
-            ctx.storage().put(&format!("reg/{key}"), &value);
-            if !self.config.bugs.contains(&RegisterBug::SkipSync) {
-                ctx.storage().sync();
-            }
-        }
-        ctx.send(from, Msg::Reply { req, value, applied });
+        self.execute(ctx, from, req, key, &command);
     }
 
     fn on_timer(&mut self, _ctx: &mut Context<'_, Register>, _id: TimerId, _timer: ()) {}
+}
+
+impl Session {
+    fn reply(self) -> Msg {
+        Msg::Reply { req: self.req, value: self.value, applied: self.applied }
+    }
 }
 
 /// The register client: one request per operation, to the only server.
@@ -157,7 +238,7 @@ impl Client<Register> for RegisterClient {
         let (Some(command), Some(Value::Int(key))) =
             (Command::from_op(&op), op.key.clone().or(Some(Value::Int(0))))
         else {
-            ctx.complete(id, Outcome::Fail(format!("register cannot perform {:?}", op.f)));
+            ctx.complete(id, Outcome::Fail(format!("register cannot perform {}", op.f)));
             return;
         };
         self.next_req += 1;
@@ -169,7 +250,7 @@ impl Client<Register> for RegisterClient {
     fn on_message(&mut self, ctx: &mut Context<'_, Register>, _from: NodeId, msg: Msg) {
         let Msg::Reply { req, value, applied } = msg else { return };
         let Some((id, expected, command)) = self.pending.take_if(|(_, r, _)| *r == req) else { return };
-        debug_assert_eq!(expected, req);
+        debug_assert!(expected == req, "reply req={req} for pending req={expected}");
         let outcome = match command {
             Command::Read => Outcome::Ok(value.into()),
             Command::Write(v) => Outcome::Ok(v.into()),
@@ -193,7 +274,7 @@ impl Protocol for Register {
     type Client = RegisterClient;
 
     fn server(&self, _id: NodeId, _cluster: &Cluster) -> Server {
-        Server { config: self.clone(), registers: BTreeMap::new() }
+        Server { config: self.clone(), registers: BTreeMap::new(), sessions: BTreeMap::new() }
     }
 
     fn client(&self, _id: NodeId, _cluster: &Cluster) -> RegisterClient {

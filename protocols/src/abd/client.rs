@@ -146,7 +146,7 @@ fn parse(op: &Op) -> Option<(i64, Kind)> {
 impl Client<Abd> for AbdClient {
     fn on_invoke(&mut self, ctx: &mut Context<'_, Abd>, id: OpId, op: Op) {
         let Some((key, kind)) = parse(&op) else {
-            ctx.complete(id, Outcome::Fail(format!("abd cannot perform {:?}", op.f)));
+            ctx.complete(id, Outcome::Fail(format!("abd cannot perform {}", op.f)));
             return;
         };
         let pending = Pending {

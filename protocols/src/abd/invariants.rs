@@ -6,6 +6,7 @@ use sim_core::{ClusterView, Invariant, NodeId};
 
 use super::Abd;
 use super::message::{Stamped, Timestamp};
+use crate::register::show_value;
 
 /// A server's timestamp for a key never goes down, even across a crash.
 #[derive(Debug, Default)]
@@ -25,7 +26,7 @@ impl Invariant<Abd> for MonotoneTimestamps {
         for (key, stamped) in server.registers() {
             let last = self.seen.entry((id, key)).or_default();
             if stamped.ts < *last {
-                return Err(format!("server={id} key={key} went back from {last:?} to {:?}", stamped.ts));
+                return Err(format!("server={id} key={key} went back from ts={last} to ts={}", stamped.ts));
             }
             *last = stamped.ts;
         }
@@ -52,7 +53,9 @@ impl Invariant<Abd> for UniqueTimestamps {
             let (first, known) = *self.values.entry((key, ts)).or_insert((id, value));
             if known != value {
                 return Err(format!(
-                    "key={key} ts={ts:?} holds {known:?} at server={first} but {value:?} at server={id}"
+                    "key={key} ts={ts} holds {} at server={first} but {} at server={id}",
+                    show_value(known),
+                    show_value(value)
                 ));
             }
         }

@@ -2,6 +2,12 @@
 
 use serde::{Deserialize, Serialize};
 
+impl std::fmt::Display for Timestamp {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}.{}", self.counter, self.writer)
+    }
+}
+
 /// A value's version: a counter, then the writer's id to break ties.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 pub struct Timestamp {

@@ -85,7 +85,7 @@ fn coordinator_disagrees<V: Variant<Server = Server<V>>>(
                     && (applied_commit || !applied.participants.is_empty())
                 {
                     let detail = format!(
-                        "{txn}: {id} applied {:?} but coordinator {cid} decided {decided:?}",
+                        "{txn}: {id} applied {} but coordinator {cid} decided {decided}",
                         applied.decision
                     );
                     return Some(fail("atomicity", detail, Some(applied.at)));

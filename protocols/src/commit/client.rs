@@ -118,7 +118,7 @@ impl<V: Variant> BankClient<V> {
 impl<V: Variant> Client<V> for BankClient<V> {
     fn on_invoke(&mut self, ctx: &mut Context<'_, V>, id: OpId, op: Op) {
         let Some((request, initial)) = request(&op) else {
-            ctx.complete(id, Outcome::Fail(format!("the bank cannot perform {:?}", op.f)));
+            ctx.complete(id, Outcome::Fail(format!("the bank cannot perform {}", op.f)));
             return;
         };
         let txn = self.next_txn(ctx);

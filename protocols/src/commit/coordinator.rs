@@ -2,7 +2,14 @@
 //!
 //! In 2PC it collects the votes and decides, logging a commit (`dec/<txn>`)
 //! and syncing before anyone hears of it; a finished commit gets an `end/<txn>`
-//! marker so a restart resends only unfinished ones. In Paxos Commit it logs
+//! marker so a restart resends only unfinished ones. An abort that anyone
+//! hears of is logged and synced too (`abt/<txn>`), including a presumed
+//! abort given by a restarted coordinator that has no record of the
+//! transaction: otherwise a late or resent `Begin` could run the
+//! transaction again and commit it after some participant applied the
+//! abort. With every answered decision logged, a transaction this
+//! coordinator has no record of was never decided, and running it again is
+//! safe. In Paxos Commit it logs
 //! nothing: it learns each participant's vote from the acceptors' ballot-0
 //! reports and, when votes do not come in time, hands the transaction to
 //! [`super::recovery`].
@@ -69,6 +76,12 @@ fn key(prefix: &str, txn: TxnId) -> String {
     format!("{prefix}/{:06}.{:09}", txn.client, txn.seq)
 }
 
+/// Logs and syncs a 2PC abort decision.
+fn log_abort<V: Variant>(ctx: &mut Context<'_, V>, txn: TxnId) {
+    ctx.storage().put(&key("abt", txn), &txn);
+    ctx.storage().sync();
+}
+
 impl Coordinator {
     /// Rebuilds a coordinator from its log: unfinished commits are resent.
     pub fn recover<V: Variant>(ctx: &mut Context<'_, V>, settings: Settings, layout: Layout) -> Coordinator {
@@ -83,6 +96,10 @@ impl Coordinator {
         let now = ctx.now();
         let ended: BTreeSet<TxnId> =
             ctx.storage().scan::<TxnId>("end/").unwrap_or_default().into_iter().map(|(_, t)| t).collect();
+        // A torn abort record was never synced, so never answered.
+        for (_, txn) in ctx.storage().scan::<TxnId>("abt/").unwrap_or_default() {
+            c.finished.insert(txn, (Decision::Abort, (Decision::Abort, Vec::new())));
+        }
         for (_, record) in ctx.storage().scan::<DecisionRecord>("dec/").unwrap_or_default() {
             if ended.contains(&record.txn) {
                 c.finished.insert(record.txn, (Decision::Commit, (Decision::Commit, Vec::new())));
@@ -175,7 +192,8 @@ impl Coordinator {
                 Some(decision) => ctx.send(from, Msg::Decide { txn, decision }),
                 // Presumed abort: a commit would have been logged.
                 None if !V::PAXOS && vote == Vote::Prepared => {
-                    ctx.send(from, Msg::Decide { txn, decision: Decision::Abort })
+                    let decision = self.presume_abort(ctx, txn);
+                    ctx.send(from, Msg::Decide { txn, decision });
                 }
                 None => {}
             }
@@ -258,6 +276,10 @@ impl Coordinator {
                 ctx.storage().sync();
             }
         }
+        // A read-only transaction changes nothing either way: run again, it harms nobody.
+        if !V::PAXOS && decision == Decision::Abort && !t.read_only {
+            log_abort(ctx, txn);
+        }
         for &node in &t.participants {
             ctx.send(node, Msg::Decide { txn, decision });
         }
@@ -295,8 +317,21 @@ impl Coordinator {
             Some(decision) => ctx.send(from, Msg::Decide { txn, decision }),
             None if self.txns.contains_key(&txn) => {}
             // Presumed abort: a commit would have been logged.
-            None => ctx.send(from, Msg::Decide { txn, decision: Decision::Abort }),
+            None => {
+                let decision = self.presume_abort(ctx, txn);
+                ctx.send(from, Msg::Decide { txn, decision });
+            }
         }
+    }
+
+    /// Aborts `txn`, of which this coordinator has no record (2PC), and logs
+    /// the abort before anyone hears of it, so the transaction is never run
+    /// again and committed.
+    fn presume_abort<V: Variant>(&mut self, ctx: &mut Context<'_, V>, txn: TxnId) -> Decision {
+        assert!(self.decision_of(txn).is_none(), "txn={txn} is decided already");
+        log_abort(ctx, txn);
+        self.finished.insert(txn, (Decision::Abort, (Decision::Abort, Vec::new())));
+        Decision::Abort
     }
 
     /// Resends what is missing; aborts (2PC) or returns for recovery (Paxos)

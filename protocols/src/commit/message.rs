@@ -80,6 +80,15 @@ pub enum Decision {
     Abort,
 }
 
+impl std::fmt::Display for Decision {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Decision::Commit => "commit",
+            Decision::Abort => "abort",
+        })
+    }
+}
+
 /// Balances a participant read, as (account, balance change since the start).
 pub type Reads = Vec<(u64, i64)>;
 

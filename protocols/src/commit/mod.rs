@@ -24,15 +24,21 @@
 //!    otherwise it logs an abort and votes no.
 //! 3. All yes: the coordinator logs the commit decision, *syncs*, and only then
 //!    sends `Decide(Commit)` and answers the client. Any no, or no answer
-//!    within `vote_timeout`: it decides abort (not logged: presumed abort).
+//!    within `vote_timeout`: it decides abort, and logs and syncs that too
+//!    before anyone hears of it (read-only transactions excepted).
 //! 4. A participant applies the decision, logs its outcome, syncs, releases
 //!    the locks and acknowledges with `Done`; the coordinator resends the
 //!    decision until every participant has.
 //! 5. Recovery: a restarted participant reloads its prepare records and
 //!    re-takes their locks; every prepared participant asks the coordinator
 //!    (`Status`) every `ask_after` until it learns the outcome. A restarted
-//!    coordinator reloads its logged commits and resends them; asked about a
-//!    transaction it has no record of, it answers abort.
+//!    coordinator reloads its logged decisions and resends unfinished
+//!    commits; asked about a transaction it has no record of, it presumes
+//!    abort, and logs the abort before answering. Since every decision
+//!    anyone heard of is logged, a transaction with no record was never
+//!    decided, and a resent `Begin` may safely run it again; without the
+//!    logged presumed abort, that rerun could commit what a participant had
+//!    already aborted.
 //!
 //! A prepared participant may not decide alone: the coordinator may have
 //! committed. So while the coordinator is down, its prepared participants

@@ -3,7 +3,7 @@
 
 use std::collections::{BTreeMap, VecDeque};
 
-use sim_core::{Context, NodeId, Time};
+use sim_core::{Context, Duration, NodeId, Time};
 
 use super::metrics::{BalancerLog, Forward, HealthChange};
 use super::{Bug, Detector, DetectorKind, LoadBalancer, Msg, Picker, Timer};
@@ -30,6 +30,9 @@ struct Health {
     ejected_once: bool,
     detector: Detector,
     incarnation: Option<u64>,
+    /// The newest ping this backend answered: an older answer arriving late
+    /// (reordered, duplicated) says nothing new and is ignored.
+    answered: u64,
 }
 
 /// A load balancer.
@@ -44,6 +47,10 @@ pub struct Balancer {
     picker: Picker,
     next_job: u64,
     next_ping: u64,
+    /// When the pending heartbeat is due: a heartbeat that fires later than
+    /// this finds the balancer was paused, and the silence it slept through
+    /// is not held against the backends.
+    heartbeat_due: Time,
     log: BalancerLog,
 }
 
@@ -60,8 +67,10 @@ impl Balancer {
             ),
         };
         let admitted = config.has(Bug::NoHealthChecks);
-        let health =
-            vec![Health { admitted, ejected_once: false, detector, incarnation: None }; backends.len()];
+        let health = vec![
+            Health { admitted, ejected_once: false, detector, incarnation: None, answered: 0 };
+            backends.len()
+        ];
         let picker = Picker::new(config.strategy, &backends, config.vnodes, config.epsilon);
         Balancer {
             outstanding: vec![0; backends.len()],
@@ -72,6 +81,7 @@ impl Balancer {
             picker,
             next_job: 0,
             next_ping: 0,
+            heartbeat_due: Time::ZERO,
             log: BalancerLog::default(),
             config,
         }
@@ -105,15 +115,20 @@ impl Balancer {
         self.log.started = ctx.now();
         if !self.config.has(Bug::NoHealthChecks) {
             self.ping_all(ctx);
-            ctx.set_timer(self.config.heartbeat, Timer::Heartbeat);
+            self.set_heartbeat(ctx);
         }
+    }
+
+    fn set_heartbeat(&mut self, ctx: &mut Context<'_, LoadBalancer>) {
+        self.heartbeat_due = ctx.now() + self.config.heartbeat;
+        ctx.set_timer(self.config.heartbeat, Timer::Heartbeat);
     }
 
     pub(super) fn on_message(&mut self, ctx: &mut Context<'_, LoadBalancer>, from: NodeId, msg: Msg) {
         match msg {
             Msg::Request { req, key } => self.dispatch(ctx, Request { client: from, req, key }),
             Msg::Done { job } => self.done(ctx, from, job),
-            Msg::Pong { incarnation, .. } => self.pong(ctx, from, incarnation),
+            Msg::Pong { seq, incarnation } => self.pong(ctx, from, seq, incarnation),
             _ => {}
         }
     }
@@ -122,13 +137,19 @@ impl Balancer {
         if timer != Timer::Heartbeat {
             return;
         }
+        let overslept = ctx.now().since(self.heartbeat_due);
+        if overslept > Duration::ZERO {
+            for health in &mut self.health {
+                health.detector.excuse(overslept, ctx.now());
+            }
+        }
         for i in 0..self.backends.len() {
             if self.health[i].admitted && self.health[i].detector.suspect(ctx.now()) {
                 self.eject(ctx, i);
             }
         }
         self.ping_all(ctx);
-        ctx.set_timer(self.config.heartbeat, Timer::Heartbeat);
+        self.set_heartbeat(ctx);
     }
 
     fn ping_all(&mut self, ctx: &mut Context<'_, LoadBalancer>) {
@@ -138,8 +159,15 @@ impl Balancer {
         }
     }
 
-    fn pong(&mut self, ctx: &mut Context<'_, LoadBalancer>, from: NodeId, incarnation: u64) {
+    /// An answer to ping `seq`. Only the newest answer counts: a late copy
+    /// of an older one could carry the incarnation before a restart and
+    /// make the balancer think the backend restarted again.
+    fn pong(&mut self, ctx: &mut Context<'_, LoadBalancer>, from: NodeId, seq: u64, incarnation: u64) {
         let Some(i) = self.index(from) else { return };
+        if seq <= self.health[i].answered {
+            return;
+        }
+        self.health[i].answered = seq;
         let restarted = self.health[i].incarnation.is_some_and(|known| known != incarnation);
         self.health[i].incarnation = Some(incarnation);
         if restarted {
@@ -171,16 +199,24 @@ impl Balancer {
         self.redispatch(ctx, i);
     }
 
-    /// Sends every job in flight to backend `i` to another backend.
+    /// Takes back every job in flight to backend `i` and dispatches it
+    /// again. All are taken back before any is dispatched, since the pick
+    /// may be `i` itself (a restarted backend is up and admitted).
     fn redispatch(&mut self, ctx: &mut Context<'_, LoadBalancer>, i: usize) {
         let stranded: Vec<u64> =
             self.jobs.iter().filter(|(_, j)| j.backend == i).map(|(&id, _)| id).collect();
-        for id in stranded {
-            let job = self.jobs.remove(&id).expect("listed just now");
-            self.outstanding[i] -= 1;
-            self.dispatch(ctx, job.request);
+        let requests: Vec<Request> =
+            stranded.iter().map(|id| self.jobs.remove(id).expect("listed just now").request).collect();
+        self.outstanding[i] -= u32::try_from(requests.len()).expect("jobs per backend fit in u32");
+        assert!(
+            self.outstanding[i] == 0,
+            "backend={} outstanding={} after taking back its jobs",
+            self.backends[i],
+            self.outstanding[i]
+        );
+        for request in requests {
+            self.dispatch(ctx, request);
         }
-        assert_eq!(self.outstanding[i], 0, "backend={} has no jobs left", self.backends[i]);
     }
 
     fn dispatch(&mut self, ctx: &mut Context<'_, LoadBalancer>, request: Request) {

@@ -55,7 +55,7 @@ impl Client<LoadBalancer> for LbClient {
             ("request", Some(Value::Int(key))) => *key,
             ("request", None) => 0,
             _ => {
-                ctx.complete(id, Outcome::Fail(format!("load-balancer cannot perform {:?}", op.f)));
+                ctx.complete(id, Outcome::Fail(format!("load-balancer cannot perform {}", op.f)));
                 return;
             }
         };

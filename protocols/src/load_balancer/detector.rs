@@ -105,6 +105,14 @@ impl Detector {
         }
     }
 
+    /// Moves the last answer `by` later, but not past `now`: the balancer
+    /// was paused that long, and silence it did not listen to is no evidence.
+    /// (An answer handled on waking may already have moved it to `now`.)
+    pub fn excuse(&mut self, by: Duration, now: Time) {
+        let (Detector::Fixed { last, .. } | Detector::Phi { last, .. }) = self;
+        *last = last.map(|l| (l + by).min(now));
+    }
+
     /// Whether the backend is suspected at `now`; never before its first answer.
     pub fn suspect(&self, now: Time) -> bool {
         match self {
@@ -117,12 +125,17 @@ impl Detector {
     pub fn phi_at(&self, now: Time) -> Option<f64> {
         let Detector::Phi { min_stddev, intervals, last, .. } = self else { return None };
         let elapsed = now.since((*last)?).as_nanos() as f64;
-        let n = intervals.len() as f64;
-        let mean = intervals.iter().sum::<f64>() / n;
-        let variance = intervals.iter().map(|x| (x - mean) * (x - mean)).sum::<f64>() / n;
-        let stddev = variance.sqrt().max(*min_stddev);
+        let (mean, stddev) = moments(intervals, *min_stddev);
         Some(phi(elapsed, mean, stddev))
     }
+}
+
+/// The mean and standard deviation (at least `min_stddev`) of the window.
+fn moments(intervals: &VecDeque<f64>, min_stddev: f64) -> (f64, f64) {
+    let n = intervals.len() as f64;
+    let mean = intervals.iter().sum::<f64>() / n;
+    let variance = intervals.iter().map(|x| (x - mean) * (x - mean)).sum::<f64>() / n;
+    (mean, variance.sqrt().max(min_stddev))
 }
 
 /// φ = −log₁₀ P(X > elapsed) for X ~ Normal(mean, stddev), by the logistic
@@ -169,5 +182,22 @@ mod tests {
         d.heard(ms(0));
         assert!(!d.suspect(ms(100)));
         assert!(d.suspect(ms(101)));
+    }
+
+    #[test]
+    fn excused_silence_does_not_count() {
+        let mut d = Detector::fixed(Duration::from_millis(100));
+        d.heard(ms(0));
+        d.excuse(Duration::from_millis(500), ms(520));
+        assert!(!d.suspect(ms(550)), "a 500ms pause of the balancer is not the backend's silence");
+        assert!(d.suspect(ms(601)));
+    }
+
+    #[test]
+    fn an_excuse_never_moves_the_last_answer_past_now() {
+        let mut d = Detector::fixed(Duration::from_millis(100));
+        d.heard(ms(500));
+        d.excuse(Duration::from_millis(480), ms(500));
+        assert!(d.suspect(ms(601)), "silence after waking counts in full");
     }
 }

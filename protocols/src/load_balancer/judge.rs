@@ -1,15 +1,23 @@
 //! The load balancer's checks: one [`Summary`] of a finished run, measured
 //! from the history, the fault schedule and the logs of the balancers still
 //! up, then held against the thresholds in the protocol's settings.
+//!
+//! Times are counted only while the balancer could act ([`Timeline`]): a
+//! balancer paused while a backend crashed is not late to eject it, and a
+//! backend that restarted into a partition is not late to be re-admitted.
 
 use sim_core::check::availability::{self, Thresholds};
 use sim_core::{ClusterView, Duration, Fault, NodeId, RecordType, RunReport, Time, Value};
 
+use super::timeline::{Span, Timeline};
 use super::{Balancer, BalancerLog, LoadBalancer};
 use sim_core::Judgement;
 
 /// How long a crashed backend may stay unejected when no `detection_max` is set.
 const DETECTION_DEFAULT: Duration = Duration::from_secs(1);
+
+/// How long a restarted, reachable backend may stay out when no `readmit_max` is set.
+const READMISSION_DEFAULT: Duration = Duration::from_secs(1);
 
 /// A backend down between two instants (`to` is `None` if it never came back).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -42,17 +50,19 @@ pub struct Summary {
     pub imbalance: Option<f64>,
     /// Requests forwarded to a backend while it was crashed.
     pub dead_sends: usize,
-    /// The latest such forward, counted from the crash.
+    /// The latest such forward, counted from the crash in the balancer's awake time.
     pub dead_send_latest: Option<Duration>,
     /// When a forward first came later than `detection_max` after its crash.
     pub dead_send_late_at: Option<Time>,
-    /// Crash-to-ejection time, per crash and balancer that saw it.
+    /// Crash-to-ejection time (awake time of the balancer), per crash and balancer that saw it.
     pub detections: Vec<Duration>,
     /// Crashes a balancer never ejected: (balancer, backend, crash time).
     pub undetected: Vec<(NodeId, NodeId, Time)>,
-    /// Restart-to-admission time, per restart and balancer that had ejected it.
+    /// Time to re-admission, counted from when the restarted backend was
+    /// up and reachable, per restart and balancer that had ejected it.
     pub readmissions: Vec<Duration>,
-    /// Restarts after which a balancer never re-admitted: (balancer, backend, restart time).
+    /// Backends up and reachable for longer than the bound and not
+    /// re-admitted: (balancer, backend, when it became reachable).
     pub not_readmitted: Vec<(NodeId, NodeId, Time)>,
 }
 
@@ -80,12 +90,32 @@ pub fn summarize(
     measure_history(report, &balancers, &mut summary);
     let outages = outages(config, report, &[Fault::Crash { node: NodeId(0) }]);
     let detection_bound = config.detection_max.unwrap_or(DETECTION_DEFAULT);
+    let timeline = Timeline::new(applied(report), report.time);
     for (id, balancer) in &balancers {
-        dead_sends(balancer.log(), &outages, config.detection_max, &mut summary);
-        detections(*id, balancer.log(), &outages, report.time, detection_bound, &mut summary);
-        readmissions(*id, balancer.log(), config, report, &mut summary);
+        let seen = Seen { balancer: *id, log: balancer.log(), timeline: &timeline };
+        dead_sends(&seen, &outages, config.detection_max, &mut summary);
+        detections(&seen, &outages, report.time, detection_bound, &mut summary);
+        readmissions(&seen, config, report, &mut summary);
     }
     summary
+}
+
+/// One balancer's log and what it could observe.
+struct Seen<'a> {
+    balancer: NodeId,
+    log: &'a BalancerLog,
+    timeline: &'a Timeline<'a>,
+}
+
+impl Seen<'_> {
+    /// How long the balancer was awake between `from` and `to`.
+    fn awake(&self, from: Time, to: Time) -> Duration {
+        self.timeline.awake(self.balancer, Span { from, to })
+    }
+}
+
+fn applied(report: &RunReport) -> &[sim_core::TimedFault] {
+    &report.schedule.entries()[..report.faults_applied.min(report.schedule.len())]
 }
 
 fn measure_history(report: &RunReport, balancers: &[(NodeId, &Balancer)], summary: &mut Summary) {
@@ -116,14 +146,13 @@ fn measure_history(report: &RunReport, balancers: &[(NodeId, &Balancer)], summar
 /// The windows in which backends were down: from a fault of the kind of
 /// `downs` to the next restart or resume of the same backend.
 fn outages(config: &LoadBalancer, report: &RunReport, downs: &[Fault]) -> Vec<Outage> {
-    let applied = &report.schedule.entries()[..report.faults_applied.min(report.schedule.len())];
     let mut outages: Vec<Outage> = Vec::new();
-    for entry in applied {
+    for entry in applied(report) {
         let (node, down) = match entry.fault {
             Fault::Crash { node } => (node, downs.iter().any(|d| matches!(d, Fault::Crash { .. }))),
             Fault::Pause { node } => (node, downs.iter().any(|d| matches!(d, Fault::Pause { .. }))),
             Fault::Restart { node } | Fault::Resume { node } => (node, false),
-            _ => continue,
+            Fault::Partition { .. } | Fault::Heal | Fault::Slow { .. } | Fault::ClockJump { .. } => continue,
         };
         if node.index() < config.balancers {
             continue;
@@ -140,14 +169,14 @@ fn outages(config: &LoadBalancer, report: &RunReport, downs: &[Fault]) -> Vec<Ou
     outages
 }
 
-fn dead_sends(log: &BalancerLog, outages: &[Outage], bound: Option<Duration>, summary: &mut Summary) {
-    for forward in &log.forwards {
+fn dead_sends(seen: &Seen<'_>, outages: &[Outage], bound: Option<Duration>, summary: &mut Summary) {
+    for forward in &seen.log.forwards {
         let Some(outage) = outages.iter().find(|o| o.backend == forward.backend && o.contains(forward.at))
         else {
             continue;
         };
         summary.dead_sends += 1;
-        let late = forward.at.since(outage.from);
+        let late = seen.awake(outage.from, forward.at);
         summary.dead_send_latest = summary.dead_send_latest.max(Some(late));
         if bound.is_some_and(|b| late > b) && summary.dead_send_late_at.is_none_or(|t| forward.at < t) {
             summary.dead_send_late_at = Some(forward.at);
@@ -155,38 +184,28 @@ fn dead_sends(log: &BalancerLog, outages: &[Outage], bound: Option<Duration>, su
     }
 }
 
-fn detections(
-    balancer: NodeId,
-    log: &BalancerLog,
-    outages: &[Outage],
-    end: Time,
-    bound: Duration,
-    summary: &mut Summary,
-) {
+fn detections(seen: &Seen<'_>, outages: &[Outage], end: Time, bound: Duration, summary: &mut Summary) {
+    let log = seen.log;
     for outage in outages {
         if log.started > outage.from || !log.admitted_at(outage.backend, outage.from) {
             continue;
         }
         let ejected = log.first_change(outage.backend, false, outage.from).filter(|&t| outage.contains(t));
         match ejected {
-            Some(t) => summary.detections.push(t.since(outage.from)),
-            None if outage.to.unwrap_or(end).since(outage.from) > bound => {
-                summary.undetected.push((balancer, outage.backend, outage.from));
+            Some(t) => summary.detections.push(seen.awake(outage.from, t)),
+            None if seen.awake(outage.from, outage.to.unwrap_or(end)) > bound => {
+                summary.undetected.push((seen.balancer, outage.backend, outage.from));
             }
             None => {}
         }
     }
 }
 
-fn readmissions(
-    balancer: NodeId,
-    log: &BalancerLog,
-    config: &LoadBalancer,
-    report: &RunReport,
-    summary: &mut Summary,
-) {
+fn readmissions(seen: &Seen<'_>, config: &LoadBalancer, report: &RunReport, summary: &mut Summary) {
     let crashes_and_pauses = [Fault::Crash { node: NodeId(0) }, Fault::Pause { node: NodeId(0) }];
     let outages = outages(config, report, &crashes_and_pauses);
+    let bound = config.readmit_max.unwrap_or(READMISSION_DEFAULT);
+    let log = seen.log;
     for (i, outage) in outages.iter().enumerate() {
         let Some(back) = outage.to else { continue };
         if log.started > back || log.admitted_at(outage.backend, back) {
@@ -195,11 +214,23 @@ fn readmissions(
         // It only counts while the backend stays up: until its next outage or the end.
         let next_down = outages[i + 1..].iter().find(|o| o.backend == outage.backend).map(|o| o.from);
         let up_until = next_down.unwrap_or(report.time);
-        let deadline = config.readmit_max.map_or(up_until, |max| back + max);
-        match log.first_change(outage.backend, true, back).filter(|&t| t < up_until) {
-            Some(t) => summary.readmissions.push(t.since(back)),
-            None if deadline <= up_until => summary.not_readmitted.push((balancer, outage.backend, back)),
-            None => {}
+        let admitted = log.first_change(outage.backend, true, back).filter(|&t| t < up_until);
+        // And only while the balancer is awake and the two can reach each
+        // other: the clock starts over in each such span.
+        let span = Span { from: back, to: up_until };
+        for reachable in seen.timeline.reachable(seen.balancer, outage.backend, span) {
+            match admitted {
+                Some(t) if t < reachable.from => break,
+                Some(t) if t < reachable.to => {
+                    summary.readmissions.push(t.since(reachable.from));
+                    break;
+                }
+                _ if reachable.to.since(reachable.from) > bound => {
+                    summary.not_readmitted.push((seen.balancer, outage.backend, reachable.from));
+                    break;
+                }
+                _ => {}
+            }
         }
     }
 }
@@ -277,7 +308,7 @@ pub fn judge(
                 && config.readmit_max.is_none_or(|max| s.readmission_max().is_none_or(|d| d <= max)),
             match s.not_readmitted.first() {
                 Some((balancer, backend, at)) => {
-                    format!("{balancer} never re-admitted {backend} back at {at}")
+                    format!("{balancer} never re-admitted {backend}, up and reachable from {at}")
                 }
                 None => format!(
                     "{} re-admissions, slowest {}{}",

@@ -38,15 +38,22 @@
 //! none is admitted wait at the balancer. An ejected backend is pinged still,
 //! and re-admitted at its next answer. At ejection, the requests in flight to
 //! it are sent to another backend; so are those in flight to a backend whose
-//! answer shows it restarted (a new incarnation) before it was ejected.
+//! answer shows it restarted (a new incarnation) before it was ejected, and
+//! the pick may then be the restarted backend itself. Only the newest answer
+//! per backend counts (a late copy of an older one is ignored). A heartbeat
+//! that fires late finds the balancer was paused: the silence it slept
+//! through is excused, so a pause neither ejects every backend at once nor
+//! hides a crash (the crashed backend stays silent after the pause).
 //!
 //! **Checks** ([`judge`]): success ratio, latency percentiles, per-backend load
 //! and imbalance (max / mean), requests forwarded to a backend after it
 //! crashed (from the balancers' [`BalancerLog`]s against the crash and restart
 //! instants of the fault schedule), detection time (crash to ejection) and
 //! re-admission after a restart, each against a threshold in the protocol's
-//! settings. Balancers keep their logs in memory, so only the balancers up at
-//! the end of the run are judged.
+//! settings; times count only while the balancer was awake and, for
+//! re-admission, only while the backend was up and reachable from it.
+//! Balancers keep their logs in memory, so only the balancers up at the end
+//! of the run are judged.
 //!
 //! Planted bugs: `no-health-checks` (every backend is admitted from the start
 //! and never ejected, so requests keep going to a crashed backend) and
@@ -60,6 +67,7 @@ mod judge;
 mod message;
 mod metrics;
 mod strategy;
+mod timeline;
 mod workload;
 
 use serde::{Deserialize, Serialize};

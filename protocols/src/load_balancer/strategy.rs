@@ -86,7 +86,12 @@ impl Picker {
         key: i64,
         rng: &mut SimRng,
     ) -> Option<usize> {
-        assert_eq!(admitted.len(), outstanding.len(), "one outstanding count per backend");
+        assert!(
+            admitted.len() == outstanding.len(),
+            "admitted={} outstanding={}: one count per backend",
+            admitted.len(),
+            outstanding.len()
+        );
         let healthy: Vec<usize> = (0..admitted.len()).filter(|&i| admitted[i]).collect();
         if healthy.is_empty() {
             return None;

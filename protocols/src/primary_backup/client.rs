@@ -99,7 +99,7 @@ impl Client<PrimaryBackup> for PrimaryBackupClient {
         let (Some(command), Some(Value::Int(key))) =
             (Command::from_op(&op), op.key.clone().or(Some(Value::Int(0))))
         else {
-            ctx.complete(id, Outcome::Fail(format!("primary-backup cannot perform {:?}", op.f)));
+            ctx.complete(id, Outcome::Fail(format!("primary-backup cannot perform {}", op.f)));
             return;
         };
         self.next_req += 1;

@@ -50,9 +50,9 @@ impl Invariant<PrimaryBackup> for SplitBrain {
                 let overlap = sa.primary_since().max(sb.primary_since());
                 if sa.last_write_ack() >= overlap && sb.last_write_ack() >= overlap {
                     return Err(format!(
-                        "{a} (epoch {:?}) and {b} (epoch {:?}) are both primary and both acknowledged writes since {}",
-                        sa.primary_epoch(),
-                        sb.primary_epoch(),
+                        "{a} (epoch {}) and {b} (epoch {}) are both primary and both acknowledged writes since {}",
+                        sa.primary_epoch().expect("serving as primary"),
+                        sb.primary_epoch().expect("serving as primary"),
                         overlap.expect("both primary"),
                     ));
                 }

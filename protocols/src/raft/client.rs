@@ -70,7 +70,7 @@ impl RaftClient {
             (Answer::Written, Command::Write(v)) => Outcome::Ok(v.into()),
             (Answer::Swapped, Command::Cas(from, to)) => Outcome::Ok(vec![from, to].into()),
             (Answer::Mismatch, _) => Outcome::Fail("cas mismatch".into()),
-            (answer, command) => panic!("answer={answer:?} does not fit command={command:?}"),
+            (answer, command) => panic!("answer={} does not fit command={command}", answer.name()),
         };
         ctx.complete(p.op, outcome);
     }
@@ -92,7 +92,7 @@ impl RaftClient {
 impl Client<Raft> for RaftClient {
     fn on_invoke(&mut self, ctx: &mut Context<'_, Raft>, id: OpId, op: Op) {
         let (Some(command), Some(Value::Int(key))) = (Command::from_op(&op), op.key.clone()) else {
-            ctx.complete(id, Outcome::Fail(format!("raft cannot perform {:?}", op.f)));
+            ctx.complete(id, Outcome::Fail(format!("raft cannot perform {}", op.f)));
             return;
         };
         self.seq += 1;

@@ -100,8 +100,8 @@ impl Invariant<Raft> for LogMatching {
                 self.entries.entry((index, entry.term)).or_insert_with(|| (prev_term, entry.clone()));
             if recorded.0 != prev_term || recorded.1 != *entry {
                 return Err(format!(
-                    "{id} has index={index} term={} as {:?} after term {prev_term}, \
-                     but another log had {:?} after term {}",
+                    "{id} has index={index} term={} as {} after term {prev_term}, \
+                     but another log had {} after term {}",
                     entry.term, entry.cmd, recorded.1.cmd, recorded.0
                 ));
             }
@@ -156,9 +156,9 @@ impl LeaderCompleteness {
         for (&index, &(term, _)) in earlier {
             if server.log().term_at(index) != Some(term) {
                 return Err(format!(
-                    "{id} leads term={} without the entry committed at index={index} term={term} (it has {:?})",
+                    "{id} leads term={} without the entry committed at index={index} term={term} (it has {})",
                     server.term(),
-                    server.log().term_at(index)
+                    server.log().term_at(index).map_or("no entry there".into(), |t| format!("term={t}"))
                 ));
             }
         }
@@ -199,7 +199,7 @@ impl Invariant<Raft> for StateMachineSafety {
             let recorded = self.applied.entry(index).or_insert_with(|| entry.clone());
             if recorded != entry {
                 return Err(format!(
-                    "{id} applied {:?} (term={}) at index={index}, another server applied {:?} (term={})",
+                    "{id} applied {} (term={}) at index={index}, another server applied {} (term={})",
                     entry.cmd, entry.term, recorded.cmd, recorded.term
                 ));
             }

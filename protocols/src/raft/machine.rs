@@ -22,6 +22,18 @@ pub enum Answer {
     Mismatch,
 }
 
+impl Answer {
+    /// The answer's kind, for messages.
+    pub fn name(self) -> &'static str {
+        match self {
+            Answer::Read(_) => "read",
+            Answer::Written => "written",
+            Answer::Swapped => "swapped",
+            Answer::Mismatch => "mismatch",
+        }
+    }
+}
+
 /// Registers and the last request applied per client.
 #[derive(Clone, Debug, Default)]
 pub struct Machine {

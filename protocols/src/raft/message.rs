@@ -25,6 +25,17 @@ pub enum Cmd {
     },
 }
 
+impl std::fmt::Display for Cmd {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Cmd::Noop => write!(f, "noop"),
+            Cmd::Client { client, seq, key, command } => {
+                write!(f, "{command} on key {key} (request {seq} of {client})")
+            }
+        }
+    }
+}
+
 /// Messages between servers, and between clients and servers.
 #[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize)]
 pub enum Msg {
