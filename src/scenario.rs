@@ -638,7 +638,10 @@ impl Scenario {
 
     /// A scenario file's text.
     pub fn read(path: &Path) -> Result<String, ScenarioError> {
-        let bytes = std::fs::read(path).map_err(|e| ScenarioError {
+        let bytes = read_regular_file(path).map(String::into_bytes).or_else(|e| {
+            if e.kind() == std::io::ErrorKind::InvalidData { std::fs::read(path) } else { Err(e) }
+        });
+        let bytes = bytes.map_err(|e| ScenarioError {
             path: path.to_path_buf(),
             line: None,
             column: None,
@@ -931,6 +934,17 @@ pub fn with_schedule(text: &str, schedule: &FaultSchedule, seed: u64) -> Result<
     out.push('\n');
     out.push_str(&schedule_toml(schedule));
     Ok(out)
+}
+
+/// Reads a regular file as UTF-8 text; a FIFO, a device or a directory is an
+/// error instead of a read that blocks forever or never ends.
+pub fn read_regular_file(path: &Path) -> std::io::Result<String> {
+    let kind = std::fs::metadata(path)?.file_type();
+    if !kind.is_file() {
+        let what = if kind.is_dir() { "a directory" } else { "not a regular file" };
+        return Err(std::io::Error::other(format!("{} is {what}", path.display())));
+    }
+    std::fs::read_to_string(path)
 }
 
 /// A half-open seed range "A..B" with A < B.

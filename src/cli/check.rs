@@ -64,7 +64,8 @@ const EXIT_UNKNOWN: u8 = 3;
 /// Runs `orrery check`.
 pub fn run(args: CheckArgs) -> anyhow::Result<ExitCode> {
     let path = args.history.display().to_string();
-    let text = std::fs::read_to_string(&args.history).with_context(|| format!("cannot read {path}"))?;
+    let text =
+        crate::scenario::read_regular_file(&args.history).with_context(|| format!("cannot read {path}"))?;
     let format = match args.format {
         FormatName::Auto => Format::Auto,
         FormatName::Jsonl => Format::Jsonl,

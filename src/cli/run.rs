@@ -42,15 +42,18 @@ pub fn run(registry: &Registry, args: RunArgs) -> anyhow::Result<ExitCode> {
     for path in [&args.trace, &args.history, &args.html].into_iter().flatten() {
         super::shrink::check_writable(path)?;
     }
-    let sink = match &args.trace {
-        Some(path) => {
-            let file =
-                File::create(path).with_context(|| format!("cannot create trace file {}", path.display()))?;
-            TraceSink::Writer(Box::new(BufWriter::new(file)))
-        }
-        None => TraceSink::Hash,
-    };
+    // The trace is kept in memory and written here, so a full disk is an
+    // input/output error (exit 2), never a verdict about the protocol.
+    let sink = if args.trace.is_some() { TraceSink::Memory(Vec::new()) } else { TraceSink::Hash };
     let (outcome, report) = runner.run(seed, sink)?;
+    if let Some(path) = &args.trace {
+        let mut out = BufWriter::new(
+            File::create(path).with_context(|| format!("cannot create trace file {}", path.display()))?,
+        );
+        out.write_all(report.trace.as_deref().unwrap_or_default())
+            .and_then(|()| out.flush())
+            .with_context(|| format!("cannot write the trace to {}", path.display()))?;
+    }
     if let Some(path) = &args.history {
         let file =
             File::create(path).with_context(|| format!("cannot create history file {}", path.display()))?;

@@ -8,6 +8,7 @@ mod catalogue;
 mod honesty;
 mod properties;
 mod scenarios;
+mod shrink;
 
 use std::path::{Path, PathBuf};
 
