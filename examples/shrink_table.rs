@@ -3,7 +3,7 @@
 //! and that seed shrunk to a minimal scenario file.
 //!
 //! ```text
-//! cargo run --release --example shrink_table [-- --write scenarios/shrunk] [--budget 60s]
+//! cargo run --release --example shrink_table [-- --write scenarios/shrunk] [--budget 60s] [--only bug,bug]
 //! ```
 //!
 //! With `--write DIR` each reproduction is written to `DIR/<protocol>-<bug>.toml`,
@@ -38,6 +38,19 @@ const BUGS: &[(&str, &str)] = &[
     ("scenarios/log-nemesis.toml", "retry-duplicates"),
 ];
 
+/// The bug's own scenario, shrunk when the generic nemesis finds nothing.
+fn dedicated(bug: &str) -> Option<&'static str> {
+    Some(match bug {
+        "figure-8" => "scenarios/raft-figure-8.toml",
+        "vote-without-persist" => "scenarios/raft-vote-without-persist.toml",
+        "unclean-election" => "scenarios/log-unclean-election.toml",
+        "no-readmit" => "scenarios/lb-no-readmit.toml",
+        "no-health-checks" => "scenarios/lb-no-health-checks.toml",
+        "decide-before-log" => "scenarios/2pc-decide-before-log.toml",
+        _ => return None,
+    })
+}
+
 /// Seeds searched for a first failure.
 const SEARCH: u64 = 1000;
 
@@ -50,6 +63,12 @@ fn main() {
         .and_then(|i| args.get(i + 1))
         .and_then(|b| b.parse::<sim_core::Duration>().ok())
         .map_or(std::time::Duration::from_secs(60), |d| std::time::Duration::from_nanos(d.as_nanos()));
+    let only: Vec<String> = args
+        .iter()
+        .position(|a| a == "--only")
+        .and_then(|i| args.get(i + 1))
+        .map(|list| list.split(',').map(str::to_string).collect())
+        .unwrap_or_default();
     let registry = Registry::builtin();
     let scratch = PathBuf::from("target/shrink-table");
     std::fs::create_dir_all(&scratch).expect("a scratch directory");
@@ -58,6 +77,9 @@ fn main() {
         "protocol", "bug", "seed", "before (faults/ops/servers/time)", "after", "wall"
     );
     for (file, bug) in BUGS {
+        if !only.is_empty() && !only.iter().any(|o| o == bug) {
+            continue;
+        }
         let Some(planted) = plant(Path::new(file), bug, &scratch) else {
             println!("{:<20} {bug:<28} {file} is missing", "?");
             continue;
@@ -72,9 +94,29 @@ fn main() {
         let options = sweep::Options { stop_on_failure: true, ..sweep::Options::default() };
         let swept = sweep::run(runner.as_ref(), Seeds::range(0..SEARCH), &options);
         let protocol = scenario.protocol.name.clone();
-        let Some(first) = swept.outcomes.iter().find(|o| o.status == orrery::Status::Fail) else {
-            println!("{protocol:<20} {bug:<28} no failure in seeds 0..{SEARCH}");
-            continue;
+        let first = swept.outcomes.iter().find(|o| o.status == orrery::Status::Fail).cloned();
+        let (planted, first) = match (first, dedicated(bug)) {
+            (Some(first), _) => (planted, first),
+            (None, Some(own)) => {
+                let (_, runner) = registry.load(own).expect("the bug's own scenario loads");
+                let swept = sweep::run(runner.as_ref(), Seeds::range(0..SEARCH), &options);
+                match swept.outcomes.iter().find(|o| o.status == orrery::Status::Fail) {
+                    Some(first) => {
+                        println!(
+                            "{protocol:<20} {bug:<28} no failure in seeds 0..{SEARCH} of {file}; its own scenario {own}:"
+                        );
+                        (PathBuf::from(own), first.clone())
+                    }
+                    None => {
+                        println!("{protocol:<20} {bug:<28} no failure in seeds 0..{SEARCH}, nor in {own}");
+                        continue;
+                    }
+                }
+            }
+            (None, None) => {
+                println!("{protocol:<20} {bug:<28} no failure in seeds 0..{SEARCH}");
+                continue;
+            }
         };
         #[allow(clippy::disallowed_methods)] // the table reports how long shrinking took
         let started = std::time::Instant::now();
