@@ -266,11 +266,9 @@ impl Search<'_> {
     }
 
     fn best_size(&self) -> Size {
-        let scenario = self
-            .run(&self.best.table, self.best.seed)
-            .map(|(s, o, applied)| (s, o, applied))
-            .expect("the best candidate runs");
-        size(&scenario.0, &scenario.1, scenario.2)
+        let (scenario, outcome, applied) =
+            self.run(&self.best.table, self.best.seed).expect("the best candidate runs");
+        size(&scenario, &outcome, applied)
     }
 
     fn report(&self) {

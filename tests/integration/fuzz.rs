@@ -62,7 +62,7 @@ fn mutate(text: &str, rng: &mut Rng) -> String {
             String::from_utf8_lossy(&bytes).into_owned()
         }
         // A value replaced by an extreme or a wrong type.
-        1 | 2 | 3 => {
+        1..=3 => {
             let candidates: Vec<usize> = (0..lines.len()).filter(|&i| lines[i].contains(" = ")).collect();
             if candidates.is_empty() {
                 return text.to_string();
