@@ -141,8 +141,9 @@ fn entry<P: Catalogued>() -> Entry {
     }
 }
 
-/// A value's fields as `key = value` lines; empty if it has none.
+/// A value's fields as `key = value` lines, nested tables inline; empty if
+/// it has none.
 fn toml_lines<T: serde::Serialize>(value: &T) -> Vec<String> {
-    let text = toml::to_string(value).unwrap_or_default();
-    text.lines().filter(|l| !l.trim().is_empty()).map(str::to_string).collect()
+    let Ok(toml::Value::Table(table)) = toml::Value::try_from(value) else { return Vec::new() };
+    table.iter().map(|(key, value)| format!("{key} = {value}")).collect()
 }
