@@ -274,10 +274,12 @@ impl Search<'_> {
     fn report(&self) {
         if self.options.progress {
             let o = &self.best_outcome;
+            let elapsed = self.started.elapsed();
             eprintln!(
-                "shrink     {} runs, {:.1}s: {} faults, {} operations, {} virtual (seed {})",
+                "shrink     {} runs, {:.1}s, {:.0}s left: {} faults, {} operations, {} virtual (seed {})",
                 self.runs,
-                self.started.elapsed().as_secs_f64(),
+                elapsed.as_secs_f64(),
+                self.options.time_budget.saturating_sub(elapsed).as_secs_f64(),
                 faults(&self.best.table).len(),
                 o.ops.iter().sum::<usize>(),
                 o.time,
