@@ -704,7 +704,7 @@ impl Scenario {
         let nodes = self.cluster.servers + self.workload.clients;
         for (i, fault) in self.faults.iter().enumerate() {
             let fault = fault.to_fault().map_err(|m| (format!("faults[{i}]"), m))?;
-            for node in fault_nodes(&fault) {
+            for node in fault.nodes() {
                 if node.index() >= nodes {
                     return err(
                         &format!("faults[{i}]"),
@@ -1002,26 +1002,6 @@ pub(crate) fn exact(nanos: u64) -> String {
         format!("{}s", nanos / 1_000_000_000)
     } else {
         format!("{}.{fraction}s", nanos / 1_000_000_000)
-    }
-}
-
-fn fault_nodes(fault: &Fault) -> Vec<NodeId> {
-    match fault {
-        Fault::Crash { node }
-        | Fault::Restart { node }
-        | Fault::Pause { node }
-        | Fault::Resume { node }
-        | Fault::Slow { node, .. }
-        | Fault::ClockJump { node, .. } => vec![*node],
-        Fault::Partition { cut } => match cut {
-            Cut::Isolate { node } => vec![*node],
-            Cut::Split { groups } => groups.iter().flatten().copied().collect(),
-            Cut::Bridge { left, bridge, right } => {
-                left.iter().chain(right).chain([bridge]).copied().collect()
-            }
-            Cut::OneWay { from, to } => from.iter().chain(to).copied().collect(),
-        },
-        Fault::Heal => vec![],
     }
 }
 

@@ -1,6 +1,6 @@
 //! `orrery list`: protocols with their parameters and planted bugs, models, scenarios.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::ExitCode;
 
 use std::fmt::Write as _;
@@ -36,9 +36,7 @@ pub fn run(registry: &Registry, args: ListArgs) -> anyhow::Result<ExitCode> {
         let _ = writeln!(out, "  {:<16} {}", model.name(), model.summary());
     }
     let _ = writeln!(out, "scenarios ({})", args.scenarios.display());
-    let mut files = Vec::new();
-    collect(&args.scenarios, &mut files);
-    files.sort();
+    let files = crate::testing::scenario_files(&args.scenarios);
     if files.is_empty() {
         out.push_str("  none found\n");
     }
@@ -60,18 +58,5 @@ fn expect_word(s: &Scenario) -> &'static str {
     match s.expect {
         crate::Expect::Pass => "pass",
         crate::Expect::Violation(_) => "violation",
-    }
-}
-
-/// Every `.toml` file under `dir`, recursively.
-pub fn collect(dir: &Path, files: &mut Vec<PathBuf>) {
-    let Ok(entries) = std::fs::read_dir(dir) else { return };
-    for entry in entries.flatten() {
-        let path = entry.path();
-        if path.is_dir() {
-            collect(&path, files);
-        } else if path.extension().is_some_and(|e| e == "toml") {
-            files.push(path);
-        }
     }
 }
