@@ -7,7 +7,7 @@
 use std::path::Path;
 
 use orrery_viz::{Failure, Run};
-use sim_core::TraceSink;
+use sim_core::{RunReport, TraceSink};
 
 use crate::runner::{self, RunError, Runner};
 use crate::{SeedOutcome, Status};
@@ -26,8 +26,13 @@ pub enum PictureError {
 /// Runs `seed` with its trace in memory and draws it.
 pub fn draw(runner: &dyn Runner, seed: u64) -> Result<(Run, SeedOutcome), PictureError> {
     let (outcome, report) = runner.run(seed, TraceSink::Memory(Vec::new()))?;
-    let title = format!("{} seed {seed}", runner.scenario().name);
-    let mut run = Run::from_report(&report, &title)?;
+    Ok((draw_run(runner, &outcome, &report)?, outcome))
+}
+
+/// Draws a run already made with its trace kept in memory.
+pub fn draw_run(runner: &dyn Runner, outcome: &SeedOutcome, report: &RunReport) -> Result<Run, PictureError> {
+    let title = format!("{} seed {}", runner.scenario().name, outcome.seed);
+    let mut run = Run::from_report(report, &title)?;
     for check in outcome.checks.iter().filter(|c| c.status == Status::Fail) {
         match check.name.as_str() {
             "linearizability" => {
@@ -47,7 +52,7 @@ pub fn draw(runner: &dyn Runner, seed: u64) -> Result<(Run, SeedOutcome), Pictur
             }),
         }
     }
-    Ok((run, outcome))
+    Ok(run)
 }
 
 /// The page for a drawn run, as HTML or (for a `.svg` path) SVG.

@@ -66,8 +66,7 @@ pub struct Scenario {
 pub const SERVERS_MAX: usize = 1000;
 /// Most clients a scenario may have.
 pub const CLIENTS_MAX: usize = 10_000;
-/// Longest virtual time any setting may name: a day.
-pub const HORIZON_MAX: Duration = Duration::from_secs(86_400);
+pub use sim_core::HORIZON_MAX;
 
 /// `[protocol]`: a name, and parameters the protocol itself validates.
 #[derive(Clone, Debug, Deserialize)]
@@ -817,7 +816,7 @@ impl Scenario {
                 format!("`crash_max` is {} but there are only {} servers", n.crash_max, c.servers),
             )?;
             check(
-                n.clock_jump_max <= Duration::from_secs(86_400),
+                n.clock_jump_max <= HORIZON_MAX,
                 "nemesis.clock_jump_max",
                 "`clock_jump_max` is at most one day".into(),
             )?;

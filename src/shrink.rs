@@ -142,6 +142,8 @@ struct Search<'a> {
     cut_short: bool,
     best: Candidate,
     best_outcome: SeedOutcome,
+    /// The sizes of the best candidate's run, kept from when it ran.
+    best_size: Size,
 }
 
 /// Shrinks seed `seed` of the scenario at `path`.
@@ -168,6 +170,7 @@ pub fn shrink(registry: &Registry, path: &Path, seed: u64, options: &Options) ->
         cut_short: false,
         best: original.clone(),
         best_outcome: outcome.clone(),
+        best_size: before,
     };
     let mut applied = sim_core::FaultSchedule::new();
     for entry in &report.schedule.entries()[..report.faults_applied] {
@@ -180,13 +183,13 @@ pub fn shrink(registry: &Registry, path: &Path, seed: u64, options: &Options) ->
     }
     for _round in 0..6 {
         let runs = search.runs;
-        let before_round = search.best_size();
+        let before_round = search.best_size;
         search.round();
-        if search.best_size() == before_round || search.cut_short || search.runs == runs {
+        if search.best_size == before_round || search.cut_short || search.runs == runs {
             break;
         }
     }
-    let after = search.best_size();
+    let after = search.best_size;
     let text = search.render(path, seed, &before, &after);
     Ok(Shrunk {
         text,
@@ -240,19 +243,20 @@ impl Search<'_> {
         for chunk in seeds.chunks(self.options.jobs.max(1)) {
             self.runs += chunk.len() as u64;
             let this: &Search<'_> = self;
-            let results: Vec<Option<SeedOutcome>> = std::thread::scope(|scope| {
+            let results: Vec<Option<(Scenario, SeedOutcome, usize)>> = std::thread::scope(|scope| {
                 let handles: Vec<_> = chunk
                     .iter()
                     .map(|&seed| {
                         let table = &candidate.table;
-                        scope.spawn(move || this.run(table, seed).map(|(_, o, _)| o))
+                        scope.spawn(move || this.run(table, seed))
                     })
                     .collect();
                 handles.into_iter().map(|h| h.join().ok().flatten()).collect()
             });
             for (&seed, result) in chunk.iter().zip(results) {
-                if let Some(outcome) = result.filter(|o| self.same_failure(o)) {
+                if let Some((scenario, outcome, applied)) = result.filter(|(_, o, _)| self.same_failure(o)) {
                     self.best = Candidate { table: candidate.table.clone(), seed };
+                    self.best_size = size(&scenario, &outcome, applied);
                     self.best_outcome = outcome;
                     self.report();
                     return true;
@@ -263,12 +267,6 @@ impl Search<'_> {
             }
         }
         false
-    }
-
-    fn best_size(&self) -> Size {
-        let (scenario, outcome, applied) =
-            self.run(&self.best.table, self.best.seed).expect("the best candidate runs");
-        size(&scenario, &outcome, applied)
     }
 
     fn report(&self) {

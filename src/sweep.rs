@@ -480,7 +480,9 @@ pub fn table(sweep: &Sweep) -> String {
     out
 }
 
-fn write_failures(out: &mut String, sweep: &Sweep) {
+/// The seeds that did not pass, grouped by signature ("unknown" for the
+/// undecided), each group fastest-failing seed first.
+fn groups(sweep: &Sweep) -> BTreeMap<&str, Vec<&SeedOutcome>> {
     let mut groups: BTreeMap<&str, Vec<&SeedOutcome>> = BTreeMap::new();
     for outcome in sweep.outcomes.iter().filter(|o| o.status != Status::Pass) {
         let group = match outcome.status {
@@ -489,11 +491,18 @@ fn write_failures(out: &mut String, sweep: &Sweep) {
         };
         groups.entry(group).or_default().push(outcome);
     }
+    for members in groups.values_mut() {
+        members.sort_by_key(|o| (o.failed_at, o.seed));
+    }
+    groups
+}
+
+fn write_failures(out: &mut String, sweep: &Sweep) {
+    let groups = groups(sweep);
     if !groups.is_empty() {
         let _ = writeln!(out, "failures   by signature, fastest-failing seed first");
     }
-    for (signature, mut members) in groups {
-        members.sort_by_key(|o| (o.failed_at, o.seed));
+    for (signature, members) in groups {
         let first = members[0];
         let seeds: Vec<String> = members.iter().take(10).map(|o| o.seed.to_string()).collect();
         let more =
@@ -505,27 +514,14 @@ fn write_failures(out: &mut String, sweep: &Sweep) {
             let verb = if first.status == Status::Fail { "failed" } else { "undecided" };
             let _ = writeln!(out, "    seed {} {verb}{at}: {}", first.seed, one_line(&check.detail));
         }
-        let _ = writeln!(
-            out,
-            "    replay: {} run {} --seed {}",
-            crate::program(),
-            sweep.header.path.display(),
-            first.seed
-        );
+        let path = sweep.header.path.display();
+        let _ = writeln!(out, "    replay: {} run {path} --seed {}", crate::program(), first.seed);
     }
 }
 
 /// The fastest-failing seed of each failure group, in the table's order.
 pub fn fastest_failures(sweep: &Sweep) -> Vec<&SeedOutcome> {
-    let mut groups: BTreeMap<&str, &SeedOutcome> = BTreeMap::new();
-    for outcome in sweep.outcomes.iter().filter(|o| o.status == Status::Fail) {
-        let group = outcome.signature.as_deref().unwrap_or("failure");
-        let entry = groups.entry(group).or_insert(outcome);
-        if (outcome.failed_at, outcome.seed) < (entry.failed_at, entry.seed) {
-            *entry = outcome;
-        }
-    }
-    groups.into_values().collect()
+    groups(sweep).into_values().map(|members| members[0]).filter(|o| o.status == Status::Fail).collect()
 }
 
 /// The first line of a message, marked if more followed.

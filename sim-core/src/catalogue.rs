@@ -80,6 +80,10 @@ pub trait Catalogued: Protocol + Serialize + DeserializeOwned + Default + Clone 
     }
 }
 
+/// Longest virtual time any setting may name, a day: scenario durations and
+/// protocol timers alike.
+pub const HORIZON_MAX: Duration = Duration::from_secs(86_400);
+
 /// The shape of a run, for [`Catalogued::validate`].
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Setup {
@@ -110,7 +114,7 @@ impl Invalid {
     /// zero period is a timer that fires forever at one instant.
     pub fn periods(periods: &[(&str, Duration)]) -> Result<(), Invalid> {
         for &(field, period) in periods {
-            if period < Duration::from_micros(1) || period > Duration::from_secs(86_400) {
+            if period < Duration::from_micros(1) || period > HORIZON_MAX {
                 return Err(Invalid::new(
                     format!("protocol.{field}"),
                     format!("`{field}` must be between 1us and 1 day, not {period}"),

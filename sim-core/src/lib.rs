@@ -90,7 +90,7 @@ mod workload;
 
 pub use build::{BuildError, Bytes, Footprint};
 pub use catalogue::{
-    Catalogued, Invalid, Judgement, ModelKind, NoBugs, PlantedBug, Setup, Status, WorkloadSpec,
+    Catalogued, HORIZON_MAX, Invalid, Judgement, ModelKind, NoBugs, PlantedBug, Setup, Status, WorkloadSpec,
 };
 pub use fault::{Cut, Drawn, Fault, FaultSchedule, Nemesis, NemesisKind, TimedFault};
 pub use handler::in_handler;

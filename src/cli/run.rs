@@ -44,7 +44,8 @@ pub fn run(registry: &Registry, args: RunArgs) -> anyhow::Result<ExitCode> {
     }
     // The trace is kept in memory and written here, so a full disk is an
     // input/output error (exit 2), never a verdict about the protocol.
-    let sink = if args.trace.is_some() { TraceSink::Memory(Vec::new()) } else { TraceSink::Hash };
+    let keep = args.trace.is_some() || args.html.is_some();
+    let sink = if keep { TraceSink::Memory(Vec::new()) } else { TraceSink::Hash };
     let (outcome, report) = runner.run(seed, sink)?;
     if let Some(path) = &args.trace {
         let mut out = BufWriter::new(
@@ -66,7 +67,7 @@ pub fn run(registry: &Registry, args: RunArgs) -> anyhow::Result<ExitCode> {
     }
     let conclusion = scenario.expect.judge_seed(&outcome);
     if let Some(path) = &args.html {
-        let (picture, _) = crate::picture::draw(runner.as_ref(), seed)?;
+        let picture = crate::picture::draw_run(runner.as_ref(), &outcome, &report)?;
         std::fs::write(path, crate::picture::render(&picture, path))
             .with_context(|| format!("cannot write {}", path.display()))?;
         eprintln!("drew       {}", path.display());

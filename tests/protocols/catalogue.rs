@@ -40,7 +40,8 @@ fn every_listed_bug_parses_back() {
                 if entry.name == "register" { 1 } else { 5 }
             );
             let bound = registry.parse(&text, std::path::Path::new("bug.toml"));
-            let allowed = bound.is_ok() || entry.name == "paxos-commit";
+            // Paxos Commit shares 2PC's bug enum but has no coordinator log to skip.
+            let allowed = bound.is_ok() || (entry.name == "paxos-commit" && *bug == "decide-before-log");
             assert!(allowed, "protocol={} bug={bug}: {:?}", entry.name, bound.err());
         }
     }
