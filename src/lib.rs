@@ -17,6 +17,8 @@
 //!   it ([`SeedOutcome`], one [`Judgement`] per check).
 //! - [`sweep`]: many seeds on all cores, shards, merging, and the failure
 //!   table; [`Expect`] says what a scenario must show.
+//! - [`shard`]: which shard of a sweep this process runs, typed or read
+//!   from a batch engine's environment (Kubernetes, Slurm, a CI matrix).
 //! - [`shrink`]: a failing seed down to the smallest scenario file that
 //!   fails the same way.
 //! - [`picture`]: a seed replayed and drawn as one offline HTML page.
@@ -46,6 +48,7 @@ pub mod reference;
 mod registry;
 mod runner;
 pub mod scenario;
+pub mod shard;
 pub mod shrink;
 pub mod strategy;
 pub mod sweep;
