@@ -280,6 +280,26 @@ fn container_script(container: &Yaml) -> String {
     text(&args[0], "args").to_string()
 }
 
+/// A shipped shard script counts a shard that is "not as expected" (exit 1:
+/// a violation scenario's shard may hold no violating seed) as done, its
+/// file written, and passes any other failure on (2: bad input), so the
+/// batch engine neither retries a finished shard nor misses a broken one.
+/// `shard` runs the script as shard 0 of 1 of a scenario over a seed range.
+fn assert_exit_codes_pass_through(what: &str, shard: impl Fn(&str, &str) -> Output) {
+    let scenario = "scenarios/register-skip-sync.toml";
+    let passing = (0..50)
+        .find(|s| {
+            let seeds = format!("{s}..{}", s + 1);
+            run("orrery", &["sweep", scenario, "--seeds", &seeds, "--jobs", "1"], &[], root()).code == 1
+        })
+        .expect("some seed of register-skip-sync happens to pass");
+    let out = shard(scenario, &format!("{passing}..{}", passing + 1));
+    assert_eq!(out.code, 0, "{what}: a shard not as expected has still done its work: {}", out.stderr);
+    assert!(out.stderr.contains("wrote      "), "{what}: {}", out.stderr);
+    let out = shard("scenarios/does-not-exist.toml", "0..1");
+    assert_eq!(out.code, 2, "{what}: bad input is not retried: {}", out.stderr);
+}
+
 #[test]
 fn the_kubernetes_manifests_command_lines_run_as_a_sharded_sweep() {
     let docs = load_yaml("deploy/k8s/sweep-job.yaml");
@@ -337,6 +357,20 @@ fn the_kubernetes_manifests_command_lines_run_as_a_sharded_sweep() {
     let merged = run("/bin/sh", &["-c", &container_script(merge_container)], &merge_env, root());
     let whole = whole(value_of(&env, "SCENARIO"), "0..20", root(), &dir);
     assert_merge_equals(&merged, Path::new(&results), &whole, "kubernetes manifest");
+
+    let codes = dir.join("codes");
+    std::fs::create_dir_all(&codes).unwrap();
+    assert_exit_codes_pass_through("kubernetes manifest", |scenario, seeds| {
+        let overrides = [
+            ("SCENARIO", scenario.to_string()),
+            ("SEEDS", seeds.to_string()),
+            ("RESULTS", codes.to_str().unwrap().to_string()),
+            ("ORRERY_SHARD_COUNT", "1".to_string()),
+        ];
+        let mut env = container_env(container, &overrides);
+        env.push(("JOB_COMPLETION_INDEX".into(), "0".into()));
+        finish(command("/bin/sh", &["-c", &script], &env, root()).spawn().unwrap())
+    });
 }
 
 /// `${{ ... }}` in an env value, evaluated for shard `index` of `total`;
@@ -428,6 +462,19 @@ fn the_github_workflows_command_lines_run_as_a_sharded_sweep() {
     assert_merge_equals(&merged, &results, &whole, "github workflow");
     let summary = std::fs::read_to_string(summary).unwrap();
     assert_eq!(summary, format!("```\n{}```\n", whole.0.stdout), "the table is the run's summary");
+
+    let codes = dir.join("codes");
+    std::fs::create_dir_all(&codes).unwrap();
+    assert_exit_codes_pass_through("github workflow", |scenario, seeds| {
+        let overrides = [
+            ("SCENARIO", scenario.to_string()),
+            ("SEEDS", seeds.to_string()),
+            ("RESULTS", codes.to_str().unwrap().to_string()),
+        ];
+        let mut env = with_overrides(github_env(&workflow["env"], inputs, 0, 1), &overrides);
+        env.extend(github_env(&shard["env"], inputs, 0, 1));
+        finish(bash(sweep_script, &env).spawn().unwrap())
+    });
 }
 
 #[test]
@@ -477,4 +524,17 @@ fn the_slurm_scripts_command_lines_run_as_a_sharded_sweep() {
     let merged = run("bash", &["-c", merge], &[], &dir);
     let whole = whole(scenario, "0..20", &dir, &dir);
     assert_merge_equals(&merged, &dir.join("results"), &whole, "slurm script");
+
+    let codes = dir.join("codes");
+    std::fs::create_dir_all(&codes).unwrap();
+    assert_exit_codes_pass_through("slurm script", |scenario, seeds| {
+        let env = vars(&[
+            ("SLURM_ARRAY_TASK_ID", "0".to_string()),
+            ("SLURM_ARRAY_TASK_MIN", "0".to_string()),
+            ("SLURM_ARRAY_TASK_COUNT", "1".to_string()),
+            ("SCENARIO", root().join(scenario).to_str().unwrap().to_string()),
+            ("SEEDS", seeds.to_string()),
+        ]);
+        finish(command("bash", &["-c", &script], &env, &codes).spawn().unwrap())
+    });
 }
