@@ -65,7 +65,7 @@ pub enum Engine {
 impl fmt::Display for Engine {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(match self {
-            Engine::Orrery => "ORRERY_SHARD_INDEX/ORRERY_SHARD_COUNT",
+            Engine::Orrery => "a CI matrix or a script",
             Engine::Kubernetes => "a Kubernetes Indexed Job",
             Engine::Slurm => "a Slurm array",
         })

@@ -140,7 +140,7 @@ fn assert_merge_equals(merged: &Output, dir: &Path, whole: &(Output, Vec<serde_j
 #[test]
 fn shards_launched_by_each_engine_merge_into_the_unsharded_sweep() {
     let engines: [(&str, Engine, &str); 3] = [
-        ("github", github_matrix, "ORRERY_SHARD_INDEX/ORRERY_SHARD_COUNT"),
+        ("github", github_matrix, "a CI matrix or a script"),
         ("kubernetes", kubernetes, "a Kubernetes Indexed Job"),
         ("slurm", slurm, "a Slurm array"),
     ];
