@@ -92,3 +92,43 @@ fn names_in_rust_blocks_are_a_users_and_names_elsewhere_are_ours() {
     let page = "Run `book/scenarios/a.toml`.\n\n```rust\nrun(\"scenarios/mine.toml\");\n```\n\n```console\n$ orrery run scenarios/b.toml\n```\n";
     assert_eq!(named_scenarios(page), ["book/scenarios/a.toml", "scenarios/b.toml"]);
 }
+
+#[test]
+fn every_toml_excerpt_is_quoted_from_a_scenario_file() {
+    let mut lines = BTreeSet::new();
+    let mut scenarios = testing::scenario_files(root().join("book").join("scenarios"));
+    scenarios.extend(testing::scenario_files(root().join("scenarios")));
+    for file in scenarios {
+        let text = std::fs::read_to_string(&file).expect("a readable scenario");
+        lines.extend(text.lines().map(str::to_string));
+    }
+    let mut invented = Vec::new();
+    for page in files(&src(), "md") {
+        let text = std::fs::read_to_string(&page).expect("a readable page");
+        for line in toml_excerpts(&text).lines() {
+            if !line.trim().is_empty() && !line.contains("...") && !lines.contains(line) {
+                invented.push(format!("{}: {line}", page.display()));
+            }
+        }
+    }
+    assert!(
+        invented.is_empty(),
+        "toml lines no scenario file has (a line with `...` marks an elision):\n{}",
+        invented.join("\n")
+    );
+}
+
+/// The text of a page's `toml` code blocks.
+fn toml_excerpts(markdown: &str) -> String {
+    let mut excerpts = String::new();
+    let mut in_toml = false;
+    for event in Parser::new_ext(markdown, Options::all()) {
+        match event {
+            Event::Start(Tag::CodeBlock(CodeBlockKind::Fenced(lang))) => in_toml = lang.starts_with("toml"),
+            Event::End(TagEnd::CodeBlock) => in_toml = false,
+            Event::Text(text) if in_toml => excerpts.push_str(&text),
+            _ => {}
+        }
+    }
+    excerpts
+}
