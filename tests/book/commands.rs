@@ -26,15 +26,18 @@ fn every_console_block_prints_what_the_page_shows() {
         .case(src().join("*.md"));
 }
 
-/// `target/book-reader/`, holding links to `book/` and `scenarios/`.
+/// A fresh `target/book-reader/`, holding links to `book/` and `scenarios/`
+/// and nothing a previous run wrote, so a page cannot lean on a file only an
+/// earlier run made.
 fn reader_directory() -> PathBuf {
     let dir = root().join("target").join("book-reader");
+    // `remove_dir_all` removes the links, never what they point at.
+    if dir.exists() {
+        std::fs::remove_dir_all(&dir).expect("empty target/book-reader");
+    }
     std::fs::create_dir_all(&dir).expect("create target/book-reader");
     for name in ["book", "scenarios"] {
-        let link = dir.join(name);
-        if std::fs::symlink_metadata(&link).is_err() {
-            std::os::unix::fs::symlink(root().join(name), &link).expect("link the repository's files");
-        }
+        std::os::unix::fs::symlink(root().join(name), dir.join(name)).expect("link the repository's files");
     }
     dir
 }
