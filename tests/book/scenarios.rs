@@ -5,6 +5,7 @@ use std::collections::BTreeSet;
 
 use orrery::{Expect, Registry, testing};
 use pulldown_cmark::{CodeBlockKind, Event, Options, Parser, Tag, TagEnd};
+use sim_core::TraceSink;
 
 use crate::{files, root, src};
 
@@ -131,4 +132,24 @@ fn toml_excerpts(markdown: &str) -> String {
         }
     }
     excerpts
+}
+
+/// A chapter runs `orrery run FILE` without `--seed`: the scenario's own
+/// seed must show what the chapter claims.
+#[test]
+fn every_book_scenario_shows_its_verdict_on_its_own_seed() {
+    let registry = Registry::builtin();
+    for file in testing::scenario_files(root().join("book").join("scenarios")) {
+        let (scenario, runner) = registry.load(&file).unwrap_or_else(|e| panic!("{e}"));
+        let (outcome, _) = runner.run(scenario.seed, TraceSink::Hash).unwrap_or_else(|e| panic!("{e}"));
+        let conclusion = scenario.expect.judge_seed(&outcome);
+        assert!(
+            conclusion.is_expected(),
+            "{} seed {}: {conclusion:?}\n(replay: orrery run {} --seed {})",
+            file.display(),
+            scenario.seed,
+            file.display(),
+            scenario.seed
+        );
+    }
 }
