@@ -135,13 +135,21 @@ fn toml_excerpts(markdown: &str) -> String {
 }
 
 /// A chapter runs `orrery run FILE` without `--seed`: the scenario's own
-/// seed must show what the chapter claims.
+/// seed must show what the chapter claims, and the same run again.
 #[test]
-fn every_book_scenario_shows_its_verdict_on_its_own_seed() {
+fn every_book_scenario_shows_its_verdict_on_its_own_seed_every_time() {
     let registry = Registry::builtin();
     for file in testing::scenario_files(root().join("book").join("scenarios")) {
         let (scenario, runner) = registry.load(&file).unwrap_or_else(|e| panic!("{e}"));
         let (outcome, _) = runner.run(scenario.seed, TraceSink::Hash).unwrap_or_else(|e| panic!("{e}"));
+        let (again, _) = runner.run(scenario.seed, TraceSink::Hash).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(
+            outcome.trace_hash,
+            again.trace_hash,
+            "{} seed {} is not deterministic",
+            file.display(),
+            scenario.seed
+        );
         let conclusion = scenario.expect.judge_seed(&outcome);
         assert!(
             conclusion.is_expected(),
