@@ -1,4 +1,5 @@
-//! Engine throughput: `cargo bench -p sim-core --bench engine [-- NAME]`.
+//! Engine throughput: `cargo bench -p sim-core --bench engine [-- NAME]` (a
+//! workload's name runs it alone; other text runs the workloads containing it).
 //!
 //! Prints one line per workload:
 //! `bench <name> msgs_per_s=<n> virt_per_wall=<x> peak_rss_mb=<m>`
@@ -9,6 +10,9 @@
 //! - `pingpong-bare`: `pingpong`'s shape as a bare binary-heap loop with no
 //!   engine (see `bare.rs`), run alternately with `pingpong` in the same
 //!   process; `bench pingpong ratio_to_bare=<x>` is engine speed over bare speed.
+//!
+//! `ENGINE_BENCH_PROFILE=1` runs each workload once for a hundredth of its
+//! virtual time, short enough for `valgrind --tool=callgrind`.
 //!
 //! Each figure is the median of several runs. A final `memory` line shows the
 //! peak RSS after a run ten times longer, to show it does not grow with virtual time.
@@ -155,7 +159,9 @@ fn main() {
         loss: Probability::ratio(1, 100),
         ..NetConfig::default()
     };
-    let seconds = |s: u64| Time::from_nanos(s * 1_000_000_000);
+    let profile = std::env::var_os("ENGINE_BENCH_PROFILE").is_some();
+    let scale = if profile { 10_000_000 } else { 1_000_000_000 };
+    let seconds = |s: u64| Time::from_nanos(s * scale);
     let cases = [
         Case {
             name: "pingpong",
@@ -182,8 +188,15 @@ fn main() {
             trace_to_file: false,
         },
     ];
-    let runs = 5;
-    for case in cases.iter().filter(|c| filter.as_deref().is_none_or(|f| c.name.contains(f))) {
+    let runs = if profile { 1 } else { 5 };
+    // A name picks that workload alone; any other text, every workload containing it.
+    let exact = filter.as_deref().is_some_and(|f| cases.iter().any(|c| c.name == f));
+    let chosen = |c: &&Case| match filter.as_deref() {
+        None => true,
+        Some(f) if exact => c.name == f,
+        Some(f) => c.name.contains(f),
+    };
+    for case in cases.iter().filter(chosen) {
         let with_bare = case.name == "pingpong";
         let mut rates = Vec::new();
         let mut speeds = Vec::new();
