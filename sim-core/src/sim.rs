@@ -1,7 +1,7 @@
 //! The simulation: an event queue ordered by (time, insertion sequence) and
 //! the loop that applies network decisions, faults and handler effects.
 
-use std::collections::{BTreeSet, BinaryHeap};
+use std::collections::BTreeSet;
 use std::panic::{AssertUnwindSafe, catch_unwind};
 
 use serde::Serialize;
@@ -13,6 +13,7 @@ use crate::history::{History, Op, Outcome, Record, RecordType, Value};
 use crate::invariant::{ClusterView, Invariant};
 use crate::net::{DropReason, NetConfig, Network, Routing, Topology};
 use crate::node::{Client, Cluster, Context, Effects, Node, NodeId, OpId, Protocol, TimerId};
+use crate::queue::Queue;
 use crate::rng::{Probability, Seed, SimRng, Stream};
 use crate::storage::Storage;
 use crate::time::{Duration, Time};
@@ -166,30 +167,6 @@ enum Event<P: Protocol> {
     Fault(usize),
     Invoke { client: usize },
     Timeout { client: usize, op: OpId },
-}
-
-struct Scheduled<P: Protocol> {
-    time: Time,
-    seq: u64,
-    event: Event<P>,
-}
-
-impl<P: Protocol> PartialEq for Scheduled<P> {
-    fn eq(&self, other: &Self) -> bool {
-        (self.time, self.seq) == (other.time, other.seq)
-    }
-}
-impl<P: Protocol> Eq for Scheduled<P> {}
-impl<P: Protocol> PartialOrd for Scheduled<P> {
-    fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
-        Some(self.cmp(other))
-    }
-}
-impl<P: Protocol> Ord for Scheduled<P> {
-    /// Reversed, so the max-heap pops the earliest (time, seq) first.
-    fn cmp(&self, other: &Self) -> std::cmp::Ordering {
-        (other.time, other.seq).cmp(&(self.time, self.seq))
-    }
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -370,8 +347,7 @@ impl<P: Protocol> SimBuilder<P> {
         Ok(Sim {
             seed: self.seed,
             now: Time::ZERO,
-            queue: BinaryHeap::new(),
-            seq: 0,
+            queue: Queue::new(),
             servers,
             clients,
             status: vec![Status::Up; nodes],
@@ -446,8 +422,7 @@ pub struct Sim<P: Protocol> {
     seed: Seed,
     cluster: Cluster,
     now: Time,
-    queue: BinaryHeap<Scheduled<P>>,
-    seq: u64,
+    queue: Queue<Event<P>>,
     servers: Vec<Option<P::Server>>,
     clients: Vec<P::Client>,
     status: Vec<Status>,
@@ -513,7 +488,7 @@ impl<P: Protocol> Sim<P> {
         if !self.started {
             self.start();
         }
-        while self.end.is_none() && self.queue.peek().is_some_and(|e| e.time <= until) {
+        while self.end.is_none() && self.queue.peek_time().is_some_and(|time| time <= until) {
             self.step();
         }
         if self.end.is_none() && self.now < until {
@@ -530,7 +505,7 @@ impl<P: Protocol> Sim<P> {
         if self.end.is_some() {
             return false;
         }
-        let Some(next) = self.queue.pop() else {
+        let Some((time, event)) = self.queue.pop() else {
             let end = if self.clients_active == 0 && !self.client_state.is_empty() {
                 RunEnd::Finished
             } else {
@@ -539,7 +514,7 @@ impl<P: Protocol> Sim<P> {
             self.finish(end);
             return false;
         };
-        if next.time > self.time_max {
+        if time > self.time_max {
             self.now = self.time_max;
             self.finish(RunEnd::TimeLimit);
             return false;
@@ -551,9 +526,9 @@ impl<P: Protocol> Sim<P> {
             });
             return false;
         }
-        self.now = next.time;
+        self.now = time;
         self.events += 1;
-        self.handle(next.event);
+        self.handle(event);
         if self.end.is_none() && self.clients_active == 0 && !self.client_state.is_empty() {
             self.finish(RunEnd::Finished);
         }
@@ -577,8 +552,7 @@ impl<P: Protocol> Sim<P> {
     }
 
     fn push(&mut self, time: Time, event: Event<P>) {
-        self.seq += 1;
-        self.queue.push(Scheduled { time, seq: self.seq, event });
+        self.queue.push(time, event);
     }
 
     fn handle(&mut self, event: Event<P>) {
