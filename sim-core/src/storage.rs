@@ -79,8 +79,7 @@ impl Storage {
 
     /// Stores `value` under `key` (visible now, durable after `sync`).
     pub fn put<T: Serialize + ?Sized>(&mut self, key: &str, value: &T) {
-        let mut bytes = Vec::with_capacity(64);
-        serde_json::to_writer(&mut bytes, value).expect("storage values serialise to JSON");
+        let bytes = serde_json::to_vec(value).expect("storage values serialise to JSON");
         let before = self.current.insert(key.to_string(), Entry::Intact(bytes));
         self.pending.push(Undo { key: key.to_string(), before, put: true });
     }

@@ -314,8 +314,8 @@ impl Server {
     // ----- replication: leader side -----
 
     fn broadcast_append(&mut self, ctx: Ctx) {
-        for peer in self.peers.clone() {
-            self.send_append(ctx, peer);
+        for i in 0..self.peers.len() {
+            self.send_append(ctx, self.peers[i]);
         }
     }
 
@@ -366,10 +366,8 @@ impl Server {
     /// Commits the highest index a majority holds, if it is from this term
     /// (the planted `figure-8` bug drops that condition).
     fn advance_commit(&mut self, ctx: Ctx) {
-        let mut held: Vec<u64> = self.leading.match_index.values().copied().collect();
-        held.push(self.log.last_index());
-        held.sort_unstable_by(|a, b| b.cmp(a));
-        let majority_holds = held[self.majority - 1];
+        let held = self.leading.match_index.values().copied().chain([self.log.last_index()]);
+        let majority_holds = majority_value(held, self.majority);
         let current = self.log.term_at(majority_holds) == Some(self.term);
         if majority_holds > self.commit_index && (current || self.config.has(RaftBug::Figure8)) {
             self.commit_to(ctx, majority_holds);
@@ -452,17 +450,20 @@ impl Server {
     }
 
     fn confirmed_round(&self) -> u64 {
-        let mut rounds: Vec<u64> =
-            self.peers.iter().map(|p| *self.leading.acked_round.get(p).unwrap_or(&0)).collect();
-        rounds.push(self.leading.round);
-        rounds.sort_unstable_by(|a, b| b.cmp(a));
-        rounds[self.majority - 1]
+        let acked = self.peers.iter().map(|p| *self.leading.acked_round.get(p).unwrap_or(&0));
+        majority_value(acked.chain([self.leading.round]), self.majority)
     }
 
     fn serve_reads(&mut self, ctx: Ctx) {
+        if self.leading.reads.is_empty() {
+            return;
+        }
         let confirmed = self.confirmed_round();
         let applied = self.last_applied;
         let ready = |r: &PendingRead| r.index.is_some_and(|i| i <= applied) && r.round <= confirmed;
+        if !self.leading.reads.iter().any(ready) {
+            return;
+        }
         let (done, waiting): (Vec<PendingRead>, Vec<PendingRead>) =
             std::mem::take(&mut self.leading.reads).into_iter().partition(ready);
         self.leading.reads = waiting;
@@ -484,6 +485,13 @@ impl Server {
             ctx.storage().sync();
         }
     }
+}
+
+/// The `majority`-th largest of `values` (a value at least `majority` of
+/// them reach), or 0 if there are fewer: what the sorted-descending list
+/// holds at `majority - 1`, found without allocating one.
+fn majority_value(values: impl Iterator<Item = u64> + Clone, majority: usize) -> u64 {
+    values.clone().filter(|&v| values.clone().filter(|&w| w >= v).count() >= majority).max().unwrap_or(0)
 }
 
 impl Node<Raft> for Server {
@@ -527,6 +535,28 @@ impl Node<Raft> for Server {
                 ctx.storage().sync();
             }
             Timer::Election | Timer::Heartbeat { .. } | Timer::Retry { .. } => {}
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::majority_value;
+
+    #[test]
+    fn majority_value_is_the_sorted_lists_entry() {
+        let lists: [&[u64]; 5] =
+            [&[3, 1, 4, 1, 5], &[0, 0, 0], &[7], &[2, 9, 9, 2, 2, 9, 1], &[5, 4, 3, 2, 1]];
+        for list in lists {
+            let mut sorted = list.to_vec();
+            sorted.sort_unstable_by(|a, b| b.cmp(a));
+            for majority in 1..=list.len() {
+                assert_eq!(
+                    majority_value(list.iter().copied(), majority),
+                    sorted[majority - 1],
+                    "list={list:?} majority={majority}"
+                );
+            }
         }
     }
 }
