@@ -68,6 +68,8 @@ pub struct Server {
     election_timer: Option<TimerId>,
     leading: LeaderState,
     flush_pending: bool,
+    /// A buffer reused to find majority values, so replies allocate nothing.
+    scratch: Vec<u64>,
 }
 
 impl Server {
@@ -91,6 +93,7 @@ impl Server {
             election_timer: None,
             leading: LeaderState::default(),
             flush_pending: false,
+            scratch: Vec::new(),
         }
     }
 
@@ -366,8 +369,10 @@ impl Server {
     /// Commits the highest index a majority holds, if it is from this term
     /// (the planted `figure-8` bug drops that condition).
     fn advance_commit(&mut self, ctx: Ctx) {
-        let held = self.leading.match_index.values().copied().chain([self.log.last_index()]);
-        let majority_holds = majority_value(held, self.majority);
+        let mut held = std::mem::take(&mut self.scratch);
+        held.extend(self.leading.match_index.values().copied().chain([self.log.last_index()]));
+        let majority_holds = majority_value(&mut held, self.majority);
+        self.scratch = held;
         let current = self.log.term_at(majority_holds) == Some(self.term);
         if majority_holds > self.commit_index && (current || self.config.has(RaftBug::Figure8)) {
             self.commit_to(ctx, majority_holds);
@@ -449,9 +454,13 @@ impl Server {
         self.serve_reads(ctx);
     }
 
-    fn confirmed_round(&self) -> u64 {
+    fn confirmed_round(&mut self) -> u64 {
+        let mut rounds = std::mem::take(&mut self.scratch);
         let acked = self.peers.iter().map(|p| *self.leading.acked_round.get(p).unwrap_or(&0));
-        majority_value(acked.chain([self.leading.round]), self.majority)
+        rounds.extend(acked.chain([self.leading.round]));
+        let confirmed = majority_value(&mut rounds, self.majority);
+        self.scratch = rounds;
+        confirmed
     }
 
     fn serve_reads(&mut self, ctx: Ctx) {
@@ -461,12 +470,14 @@ impl Server {
         let confirmed = self.confirmed_round();
         let applied = self.last_applied;
         let ready = |r: &PendingRead| r.index.is_some_and(|i| i <= applied) && r.round <= confirmed;
-        if !self.leading.reads.iter().any(ready) {
+        // Reads get their index and round in arrival order from values that
+        // only grow, and unassigned ones are a suffix: the ready ones are a prefix.
+        let count = self.leading.reads.iter().take_while(|r| ready(r)).count();
+        debug_assert!(self.leading.reads[count..].iter().all(|r| !ready(r)), "ready reads are a prefix");
+        if count == 0 {
             return;
         }
-        let (done, waiting): (Vec<PendingRead>, Vec<PendingRead>) =
-            std::mem::take(&mut self.leading.reads).into_iter().partition(ready);
-        self.leading.reads = waiting;
+        let done: Vec<PendingRead> = self.leading.reads.drain(..count).collect();
         for read in done {
             let answer = Answer::Read(self.machine.value(read.key));
             ctx.send(read.client, Msg::Reply { seq: read.seq, answer });
@@ -488,10 +499,12 @@ impl Server {
 }
 
 /// The `majority`-th largest of `values` (a value at least `majority` of
-/// them reach), or 0 if there are fewer: what the sorted-descending list
-/// holds at `majority - 1`, found without allocating one.
-fn majority_value(values: impl Iterator<Item = u64> + Clone, majority: usize) -> u64 {
-    values.clone().filter(|&v| values.clone().filter(|&w| w >= v).count() >= majority).max().unwrap_or(0)
+/// them reach); empties `values`, so the caller can reuse its buffer.
+fn majority_value(values: &mut Vec<u64>, majority: usize) -> u64 {
+    values.sort_unstable_by(|a, b| b.cmp(a));
+    let value = values[majority - 1];
+    values.clear();
+    value
 }
 
 impl Node<Raft> for Server {
@@ -551,11 +564,9 @@ mod tests {
             let mut sorted = list.to_vec();
             sorted.sort_unstable_by(|a, b| b.cmp(a));
             for majority in 1..=list.len() {
-                assert_eq!(
-                    majority_value(list.iter().copied(), majority),
-                    sorted[majority - 1],
-                    "list={list:?} majority={majority}"
-                );
+                let mut values = list.to_vec();
+                assert_eq!(majority_value(&mut values, majority), sorted[majority - 1], "list={list:?}");
+                assert!(values.is_empty(), "the buffer comes back empty");
             }
         }
     }
