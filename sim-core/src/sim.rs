@@ -849,6 +849,35 @@ impl<P: Protocol> Sim<P> {
             self.finish(RunEnd::Limit { limit, node: Some(node) });
             return;
         }
+        // Most calls send a message or two and touch nothing else: each kind
+        // of effect is skipped, not drained, when there is none.
+        if !(self.effects.timers.is_empty() && self.effects.cancels.is_empty()) {
+            self.apply_timers(node);
+            if self.timers[i].len() > self.limits.timers_per_node_max {
+                self.clear_effects();
+                let limit = format!("timers_per_node_max={}", self.limits.timers_per_node_max);
+                self.finish(RunEnd::Limit { limit, node: Some(node) });
+                return;
+            }
+        }
+        if !self.effects.sends.is_empty() {
+            let mut sends = std::mem::take(&mut self.effects.sends);
+            for (to, msg) in sends.drain(..) {
+                self.send(node, to, msg);
+            }
+            self.effects.sends = sends;
+        }
+        if !self.effects.completions.is_empty() {
+            self.apply_completions(node);
+        }
+        if self.queue.len() > self.limits.queued_max {
+            let limit = format!("queued_max={}", self.limits.queued_max);
+            self.finish(RunEnd::Limit { limit, node: None });
+        }
+    }
+
+    fn apply_timers(&mut self, node: NodeId) {
+        let i = node.index();
         let mut timers = std::mem::take(&mut self.effects.timers);
         for (id, after, timer) in timers.drain(..) {
             self.timers[i].insert(id);
@@ -858,26 +887,15 @@ impl<P: Protocol> Sim<P> {
         for id in self.effects.cancels.drain(..) {
             self.timers[i].remove(&id);
         }
-        if self.timers[i].len() > self.limits.timers_per_node_max {
-            self.clear_effects();
-            let limit = format!("timers_per_node_max={}", self.limits.timers_per_node_max);
-            self.finish(RunEnd::Limit { limit, node: Some(node) });
-            return;
-        }
-        let mut sends = std::mem::take(&mut self.effects.sends);
-        for (to, msg) in sends.drain(..) {
-            self.send(node, to, msg);
-        }
-        self.effects.sends = sends;
+    }
+
+    #[inline(never)]
+    fn apply_completions(&mut self, node: NodeId) {
         let mut completions = std::mem::take(&mut self.effects.completions);
         for (op, outcome) in completions.drain(..) {
             self.complete(node, op, outcome);
         }
         self.effects.completions = completions;
-        if self.queue.len() > self.limits.queued_max {
-            let limit = format!("queued_max={}", self.limits.queued_max);
-            self.finish(RunEnd::Limit { limit, node: None });
-        }
     }
 
     fn send(&mut self, from: NodeId, to: NodeId, msg: P::Msg) {
