@@ -11,12 +11,28 @@ use std::collections::BinaryHeap;
 use crate::time::Time;
 
 /// Where an event waits, and when it is due.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug)]
 struct Key {
     time: Time,
     seq: u64,
     slot: u32,
 }
+
+impl Key {
+    /// (time, seq) as one number, so a comparison is one 128-bit compare.
+    #[inline(always)]
+    fn order(&self) -> u128 {
+        (u128::from(self.time.as_nanos()) << 64) | u128::from(self.seq)
+    }
+}
+
+impl PartialEq for Key {
+    fn eq(&self, other: &Self) -> bool {
+        self.order() == other.order()
+    }
+}
+
+impl Eq for Key {}
 
 impl PartialOrd for Key {
     fn partial_cmp(&self, other: &Self) -> Option<Ordering> {
@@ -27,8 +43,9 @@ impl PartialOrd for Key {
 impl Ord for Key {
     /// Reversed, so the max-heap pops the earliest (time, seq) first; `seq`
     /// is unique, so the slot never decides.
+    #[inline(always)]
     fn cmp(&self, other: &Self) -> Ordering {
-        (other.time, other.seq).cmp(&(self.time, self.seq))
+        other.order().cmp(&self.order())
     }
 }
 
