@@ -1,4 +1,5 @@
-//! Engine throughput: `cargo bench -p sim-core --bench engine [-- NAME]`.
+//! Engine throughput: `cargo bench -p sim-core --bench engine [-- NAME]` (a
+//! workload's name runs it alone; other text runs the workloads containing it).
 //!
 //! Prints one line per workload:
 //! `bench <name> msgs_per_s=<n> virt_per_wall=<x> peak_rss_mb=<m>`
@@ -6,9 +7,18 @@
 //! - `pingpong`: two nodes, one message in flight, fixed latency, trace hash on, no trace kept.
 //! - `pingpong-trace`: the same, streaming the JSON trace to a file.
 //! - `gossip5`: five nodes all-to-all with 1% loss and uniform random latency.
+//! - `pingpong-bare`: `pingpong`'s shape as a bare binary-heap loop with no
+//!   engine (see `bare.rs`), run alternately with `pingpong` in the same
+//!   process; `bench pingpong ratio_to_bare=<x>` is engine speed over bare speed.
+//!
+//! `ENGINE_BENCH_PROFILE=1` runs each workload once for a hundredth of its
+//! virtual time, short enough for `valgrind --tool=callgrind`.
 //!
 //! Each figure is the median of several runs. A final `memory` line shows the
 //! peak RSS after a run ten times longer, to show it does not grow with virtual time.
+
+#[path = "engine/bare.rs"]
+mod bare;
 
 use std::io::BufWriter;
 
@@ -126,6 +136,16 @@ fn peak_rss_mb() -> f64 {
         .map_or(0.0, |kb| kb / 1024.0)
 }
 
+/// The bare loop's run of `case`: messages delivered and wall seconds.
+fn run_bare(case: &Case) -> (u64, f64) {
+    #[allow(clippy::disallowed_methods)] // benchmarks measure wall time on purpose
+    let started = std::time::Instant::now();
+    let (delivered, end) = bare::pingpong(&case.net, Seed(1), case.virtual_time);
+    let wall = started.elapsed().as_secs_f64();
+    assert_eq!(end, case.virtual_time, "the bare loop runs to the time limit");
+    (delivered, wall)
+}
+
 fn median(mut xs: Vec<f64>) -> f64 {
     xs.sort_by(f64::total_cmp);
     xs[xs.len() / 2]
@@ -139,7 +159,9 @@ fn main() {
         loss: Probability::ratio(1, 100),
         ..NetConfig::default()
     };
-    let seconds = |s: u64| Time::from_nanos(s * 1_000_000_000);
+    let profile = std::env::var_os("ENGINE_BENCH_PROFILE").is_some();
+    let scale = if profile { 10_000_000 } else { 1_000_000_000 };
+    let seconds = |s: u64| Time::from_nanos(s * scale);
     let cases = [
         Case {
             name: "pingpong",
@@ -166,22 +188,45 @@ fn main() {
             trace_to_file: false,
         },
     ];
-    let runs = 5;
-    for case in cases.iter().filter(|c| filter.as_deref().is_none_or(|f| c.name.contains(f))) {
+    let runs = if profile { 1 } else { 5 };
+    // A name picks that workload alone; any other text, every workload containing it.
+    let exact = filter.as_deref().is_some_and(|f| cases.iter().any(|c| c.name == f));
+    let chosen = |c: &&Case| match filter.as_deref() {
+        None => true,
+        Some(f) if exact => c.name == f,
+        Some(f) => c.name.contains(f),
+    };
+    for case in cases.iter().filter(chosen) {
+        let with_bare = case.name == "pingpong";
         let mut rates = Vec::new();
         let mut speeds = Vec::new();
+        let mut bare_rates = Vec::new();
+        let mut bare_speeds = Vec::new();
         for _ in 0..runs {
             let (report, wall) = run(case, case.virtual_time);
             rates.push(report.net.delivered as f64 / wall);
             speeds.push(report.time.as_nanos() as f64 / 1e9 / wall);
+            if with_bare {
+                let (delivered, bare_wall) = run_bare(case);
+                assert_eq!(delivered, report.net.delivered, "the bare loop delivers as many messages");
+                bare_rates.push(delivered as f64 / bare_wall);
+                bare_speeds.push(case.virtual_time.as_nanos() as f64 / 1e9 / bare_wall);
+            }
         }
+        let rate = median(rates);
         println!(
             "bench {} msgs_per_s={:.0} virt_per_wall={:.1} peak_rss_mb={:.1}",
             case.name,
-            median(rates),
+            rate,
             median(speeds),
             peak_rss_mb()
         );
+        if with_bare {
+            let bare_rate = median(bare_rates);
+            let bare_speed = median(bare_speeds);
+            println!("bench pingpong-bare msgs_per_s={bare_rate:.0} virt_per_wall={bare_speed:.1}");
+            println!("bench pingpong ratio_to_bare={:.2}", rate / bare_rate);
+        }
     }
     let _ = std::fs::remove_file(trace_path());
     if filter.is_some() {

@@ -81,6 +81,7 @@ pub mod history;
 mod invariant;
 mod net;
 mod node;
+mod queue;
 pub mod rng;
 mod sim;
 mod storage;

@@ -73,12 +73,22 @@ impl Latency {
     }
 
     /// Draws one delay.
+    #[inline]
     pub fn sample(&self, rng: &mut SimRng) -> Duration {
-        let nanos = match *self {
-            Latency::Constant { delay } => return delay,
+        match *self {
+            Latency::Constant { delay } => delay,
             Latency::Uniform { min, max } => {
-                return Duration::from_nanos(rng.between(min.as_nanos(), max.as_nanos().max(min.as_nanos())));
+                Duration::from_nanos(rng.between(min.as_nanos(), max.as_nanos().max(min.as_nanos())))
             }
+            _ => self.sample_real(rng),
+        }
+    }
+
+    /// Draws one delay from a distribution that needs floating point.
+    #[inline(never)]
+    fn sample_real(&self, rng: &mut SimRng) -> Duration {
+        let nanos = match *self {
+            Latency::Constant { .. } | Latency::Uniform { .. } => return self.sample(rng),
             Latency::Normal { mean, stddev } => {
                 mean.as_nanos() as f64 + stddev.as_nanos() as f64 * rng.standard_normal()
             }
@@ -311,11 +321,16 @@ pub enum Routing {
 pub struct Network {
     nodes: usize,
     config: NetConfig,
-    /// Per directed pair (from * nodes + to): the links a message crosses.
+    /// Per directed pair (from * nodes + to): the links a message crosses;
+    /// empty when the network is flat.
     paths: Vec<Vec<Latency>>,
+    /// Whether every pair has the one link `config.latency` (no topology).
+    flat: bool,
     cut: Vec<bool>,
     cut_count: usize,
     slow: Vec<u64>,
+    /// Whether any node is slow now.
+    slowed: bool,
     last_arrival: Vec<Time>,
 }
 
@@ -324,7 +339,7 @@ impl Network {
     pub fn new(nodes: usize, config: NetConfig, topology: Option<&Topology>) -> Network {
         let pairs = nodes * nodes;
         let paths = match topology {
-            None => vec![vec![config.latency.clone()]; pairs],
+            None => Vec::new(),
             Some(topology) => {
                 let next = topology.next_hops();
                 (0..pairs).map(|p| topology.path(p / nodes, p % nodes, &next)).collect()
@@ -335,9 +350,11 @@ impl Network {
             nodes,
             config,
             paths,
+            flat: topology.is_none(),
             cut: vec![false; pairs],
             cut_count: 0,
             slow: vec![1; nodes],
+            slowed: false,
             last_arrival,
         }
     }
@@ -365,15 +382,19 @@ impl Network {
     }
 
     fn arrival(&mut self, pair: usize, from: NodeId, to: NodeId, now: Time, rng: &mut SimRng) -> Time {
-        let path = &self.paths[pair];
-        let mut delay = if path.len() == 1 {
-            path[0].sample(rng)
+        let mut delay = if self.flat {
+            self.config.latency.sample(rng)
         } else {
-            path.iter().fold(Duration::ZERO, |sum, hop| sum + hop.sample(rng))
+            match self.paths[pair].as_slice() {
+                [hop] => hop.sample(rng),
+                path => path.iter().fold(Duration::ZERO, |sum, hop| sum + hop.sample(rng)),
+            }
         };
-        let factor = self.slow[from.index()].max(self.slow[to.index()]);
-        if factor > 1 {
-            delay = delay.saturating_mul(factor);
+        if self.slowed {
+            let factor = self.slow[from.index()].max(self.slow[to.index()]);
+            if factor > 1 {
+                delay = delay.saturating_mul(factor);
+            }
         }
         let mut at = now + delay;
         if self.config.fifo {
@@ -403,6 +424,7 @@ impl Network {
     /// Makes every link to and from `node` `factor` times slower.
     pub fn slow(&mut self, node: NodeId, factor: u64) {
         self.slow[node.index()] = factor.max(1);
+        self.slowed = self.slow.iter().any(|&f| f > 1);
     }
 
     /// Removes every cut and every slow link.
@@ -410,6 +432,7 @@ impl Network {
         self.cut.iter_mut().for_each(|c| *c = false);
         self.cut_count = 0;
         self.slow.iter_mut().for_each(|s| *s = 1);
+        self.slowed = false;
     }
 }
 

@@ -1,7 +1,7 @@
 //! The simulation: an event queue ordered by (time, insertion sequence) and
 //! the loop that applies network decisions, faults and handler effects.
 
-use std::collections::{BTreeSet, BinaryHeap};
+use std::collections::BTreeSet;
 use std::panic::{AssertUnwindSafe, catch_unwind};
 
 use serde::Serialize;
@@ -13,6 +13,7 @@ use crate::history::{History, Op, Outcome, Record, RecordType, Value};
 use crate::invariant::{ClusterView, Invariant};
 use crate::net::{DropReason, NetConfig, Network, Routing, Topology};
 use crate::node::{Client, Cluster, Context, Effects, Node, NodeId, OpId, Protocol, TimerId};
+use crate::queue::Queue;
 use crate::rng::{Probability, Seed, SimRng, Stream};
 use crate::storage::Storage;
 use crate::time::{Duration, Time};
@@ -166,30 +167,6 @@ enum Event<P: Protocol> {
     Fault(usize),
     Invoke { client: usize },
     Timeout { client: usize, op: OpId },
-}
-
-struct Scheduled<P: Protocol> {
-    time: Time,
-    seq: u64,
-    event: Event<P>,
-}
-
-impl<P: Protocol> PartialEq for Scheduled<P> {
-    fn eq(&self, other: &Self) -> bool {
-        (self.time, self.seq) == (other.time, other.seq)
-    }
-}
-impl<P: Protocol> Eq for Scheduled<P> {}
-impl<P: Protocol> PartialOrd for Scheduled<P> {
-    fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
-        Some(self.cmp(other))
-    }
-}
-impl<P: Protocol> Ord for Scheduled<P> {
-    /// Reversed, so the max-heap pops the earliest (time, seq) first.
-    fn cmp(&self, other: &Self) -> std::cmp::Ordering {
-        (other.time, other.seq).cmp(&(self.time, self.seq))
-    }
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -370,8 +347,7 @@ impl<P: Protocol> SimBuilder<P> {
         Ok(Sim {
             seed: self.seed,
             now: Time::ZERO,
-            queue: BinaryHeap::new(),
-            seq: 0,
+            queue: Queue::new(),
             servers,
             clients,
             status: vec![Status::Up; nodes],
@@ -446,8 +422,7 @@ pub struct Sim<P: Protocol> {
     seed: Seed,
     cluster: Cluster,
     now: Time,
-    queue: BinaryHeap<Scheduled<P>>,
-    seq: u64,
+    queue: Queue<Event<P>>,
     servers: Vec<Option<P::Server>>,
     clients: Vec<P::Client>,
     status: Vec<Status>,
@@ -513,7 +488,7 @@ impl<P: Protocol> Sim<P> {
         if !self.started {
             self.start();
         }
-        while self.end.is_none() && self.queue.peek().is_some_and(|e| e.time <= until) {
+        while self.end.is_none() && self.queue.peek_time().is_some_and(|time| time <= until) {
             self.step();
         }
         if self.end.is_none() && self.now < until {
@@ -530,7 +505,7 @@ impl<P: Protocol> Sim<P> {
         if self.end.is_some() {
             return false;
         }
-        let Some(next) = self.queue.pop() else {
+        let Some((time, event)) = self.queue.pop() else {
             let end = if self.clients_active == 0 && !self.client_state.is_empty() {
                 RunEnd::Finished
             } else {
@@ -539,7 +514,7 @@ impl<P: Protocol> Sim<P> {
             self.finish(end);
             return false;
         };
-        if next.time > self.time_max {
+        if time > self.time_max {
             self.now = self.time_max;
             self.finish(RunEnd::TimeLimit);
             return false;
@@ -551,9 +526,9 @@ impl<P: Protocol> Sim<P> {
             });
             return false;
         }
-        self.now = next.time;
+        self.now = time;
         self.events += 1;
-        self.handle(next.event);
+        self.handle(event);
         if self.end.is_none() && self.clients_active == 0 && !self.client_state.is_empty() {
             self.finish(RunEnd::Finished);
         }
@@ -577,8 +552,7 @@ impl<P: Protocol> Sim<P> {
     }
 
     fn push(&mut self, time: Time, event: Event<P>) {
-        self.seq += 1;
-        self.queue.push(Scheduled { time, seq: self.seq, event });
+        self.queue.push(time, event);
     }
 
     fn handle(&mut self, event: Event<P>) {
@@ -875,6 +849,35 @@ impl<P: Protocol> Sim<P> {
             self.finish(RunEnd::Limit { limit, node: Some(node) });
             return;
         }
+        // Most calls send a message or two and touch nothing else: each kind
+        // of effect is skipped, not drained, when there is none.
+        if !(self.effects.timers.is_empty() && self.effects.cancels.is_empty()) {
+            self.apply_timers(node);
+            if self.timers[i].len() > self.limits.timers_per_node_max {
+                self.clear_effects();
+                let limit = format!("timers_per_node_max={}", self.limits.timers_per_node_max);
+                self.finish(RunEnd::Limit { limit, node: Some(node) });
+                return;
+            }
+        }
+        if !self.effects.sends.is_empty() {
+            let mut sends = std::mem::take(&mut self.effects.sends);
+            for (to, msg) in sends.drain(..) {
+                self.send(node, to, msg);
+            }
+            self.effects.sends = sends;
+        }
+        if !self.effects.completions.is_empty() {
+            self.apply_completions(node);
+        }
+        if self.queue.len() > self.limits.queued_max {
+            let limit = format!("queued_max={}", self.limits.queued_max);
+            self.finish(RunEnd::Limit { limit, node: None });
+        }
+    }
+
+    fn apply_timers(&mut self, node: NodeId) {
+        let i = node.index();
         let mut timers = std::mem::take(&mut self.effects.timers);
         for (id, after, timer) in timers.drain(..) {
             self.timers[i].insert(id);
@@ -884,26 +887,15 @@ impl<P: Protocol> Sim<P> {
         for id in self.effects.cancels.drain(..) {
             self.timers[i].remove(&id);
         }
-        if self.timers[i].len() > self.limits.timers_per_node_max {
-            self.clear_effects();
-            let limit = format!("timers_per_node_max={}", self.limits.timers_per_node_max);
-            self.finish(RunEnd::Limit { limit, node: Some(node) });
-            return;
-        }
-        let mut sends = std::mem::take(&mut self.effects.sends);
-        for (to, msg) in sends.drain(..) {
-            self.send(node, to, msg);
-        }
-        self.effects.sends = sends;
+    }
+
+    #[inline(never)]
+    fn apply_completions(&mut self, node: NodeId) {
         let mut completions = std::mem::take(&mut self.effects.completions);
         for (op, outcome) in completions.drain(..) {
             self.complete(node, op, outcome);
         }
         self.effects.completions = completions;
-        if self.queue.len() > self.limits.queued_max {
-            let limit = format!("queued_max={}", self.limits.queued_max);
-            self.finish(RunEnd::Limit { limit, node: None });
-        }
     }
 
     fn send(&mut self, from: NodeId, to: NodeId, msg: P::Msg) {

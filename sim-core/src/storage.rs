@@ -8,6 +8,7 @@
 //! acknowledged data at the next crash, and the checkers see it.
 
 use std::collections::BTreeMap;
+use std::ops::Bound;
 
 use serde::Serialize;
 use serde::de::DeserializeOwned;
@@ -21,10 +22,14 @@ enum Entry {
     Torn,
 }
 
+/// An unsynced write, remembered by what it replaced so a crash can undo it.
 #[derive(Clone, Debug)]
-enum Write {
-    Put(String, Entry),
-    Delete(String),
+struct Undo {
+    key: String,
+    /// The entry the write replaced (`None`: the key was absent).
+    before: Option<Entry>,
+    /// Whether the write was a put (a crash may tear only a put).
+    put: bool,
 }
 
 /// Why a read from storage failed.
@@ -56,11 +61,14 @@ pub struct CrashDamage {
 }
 
 /// One node's durable storage: a sorted key-value map with explicit sync.
+///
+/// It holds one map, the node's view, and an undo log of the writes since
+/// the last sync: the durable state is the view with those writes undone,
+/// so a sync only forgets the log and a crash replays it backwards.
 #[derive(Clone, Debug, Default)]
 pub struct Storage {
-    durable: BTreeMap<String, Entry>,
     current: BTreeMap<String, Entry>,
-    pending: Vec<Write>,
+    pending: Vec<Undo>,
 }
 
 impl Storage {
@@ -72,26 +80,21 @@ impl Storage {
     /// Stores `value` under `key` (visible now, durable after `sync`).
     pub fn put<T: Serialize + ?Sized>(&mut self, key: &str, value: &T) {
         let bytes = serde_json::to_vec(value).expect("storage values serialise to JSON");
-        self.apply(Write::Put(key.to_string(), Entry::Intact(bytes)));
+        let before = self.current.insert(key.to_string(), Entry::Intact(bytes));
+        self.pending.push(Undo { key: key.to_string(), before, put: true });
     }
 
     /// Removes `key` (durable after `sync`).
     pub fn delete(&mut self, key: &str) {
-        if self.current.contains_key(key) {
-            self.apply(Write::Delete(key.to_string()));
+        if let Some((key, before)) = self.current.remove_entry(key) {
+            self.pending.push(Undo { key, before: Some(before), put: false });
         }
     }
 
     /// Removes every key that starts with `prefix` and is at or after `from`.
     pub fn delete_from(&mut self, prefix: &str, from: &str) {
-        let doomed: Vec<String> = self
-            .current
-            .range(from.to_string()..)
-            .take_while(|(k, _)| k.starts_with(prefix))
-            .map(|(k, _)| k.clone())
-            .collect();
-        for key in doomed {
-            self.apply(Write::Delete(key));
+        for key in self.keys_from(prefix, from) {
+            self.delete(&key);
         }
     }
 
@@ -102,30 +105,32 @@ impl Storage {
 
     /// Every key starting with `prefix`, in key order, with its decoded value.
     pub fn scan<T: DeserializeOwned>(&self, prefix: &str) -> Result<Vec<(String, T)>, StorageError> {
-        self.current
-            .range(prefix.to_string()..)
-            .take_while(|(k, _)| k.starts_with(prefix))
-            .map(|(k, entry)| Ok((k.clone(), decode(k, entry)?)))
-            .collect()
+        self.with_prefix(prefix, prefix).map(|(k, entry)| Ok((k.clone(), decode(k, entry)?))).collect()
     }
 
     /// Every key starting with `prefix`, in key order.
     pub fn keys(&self, prefix: &str) -> Vec<String> {
+        self.keys_from(prefix, prefix)
+    }
+
+    /// The keys starting with `prefix` that are at or after `from`.
+    fn keys_from(&self, prefix: &str, from: &str) -> Vec<String> {
+        self.with_prefix(prefix, from).map(|(k, _)| k.clone()).collect()
+    }
+
+    fn with_prefix<'a>(
+        &'a self,
+        prefix: &'a str,
+        from: &str,
+    ) -> impl Iterator<Item = (&'a String, &'a Entry)> + 'a {
         self.current
-            .range(prefix.to_string()..)
-            .take_while(|(k, _)| k.starts_with(prefix))
-            .map(|(k, _)| k.clone())
-            .collect()
+            .range::<str, _>((Bound::Included(from), Bound::Unbounded))
+            .take_while(move |(k, _)| k.starts_with(prefix))
     }
 
     /// Makes every write so far durable.
     pub fn sync(&mut self) {
-        if self.pending.is_empty() {
-            return;
-        }
-        for write in self.pending.drain(..) {
-            apply_to(&mut self.durable, write);
-        }
+        self.pending.clear();
     }
 
     /// Whether every write so far is durable.
@@ -134,35 +139,25 @@ impl Storage {
     }
 
     /// Applies a crash: unsynced writes are lost; with probability `torn`
-    /// the last one lands torn instead.
+    /// the last one, if a put, lands torn instead.
     pub(crate) fn crash(&mut self, torn: Probability, rng: &mut SimRng) -> CrashDamage {
         let mut damage = CrashDamage { lost_writes: self.pending.len(), torn_key: None };
-        if let Some(Write::Put(key, _)) = self.pending.last()
+        if let Some(Undo { key, put: true, .. }) = self.pending.last()
             && rng.chance(torn)
         {
             damage.torn_key = Some(key.clone());
             damage.lost_writes -= 1;
-            self.durable.insert(key.clone(), Entry::Torn);
         }
-        self.pending.clear();
-        self.current = self.durable.clone();
+        for Undo { key, before, .. } in self.pending.drain(..).rev() {
+            match before {
+                Some(entry) => self.current.insert(key, entry),
+                None => self.current.remove(&key),
+            };
+        }
+        if let Some(key) = &damage.torn_key {
+            self.current.insert(key.clone(), Entry::Torn);
+        }
         damage
-    }
-
-    fn apply(&mut self, write: Write) {
-        apply_to(&mut self.current, write.clone());
-        self.pending.push(write);
-    }
-}
-
-fn apply_to(map: &mut BTreeMap<String, Entry>, write: Write) {
-    match write {
-        Write::Put(key, entry) => {
-            map.insert(key, entry);
-        }
-        Write::Delete(key) => {
-            map.remove(&key);
-        }
     }
 }
 
@@ -230,5 +225,81 @@ mod tests {
         s.sync();
         s.crash(Probability::NEVER, &mut rng());
         assert_eq!(s.scan::<u64>("log/").unwrap().len(), 3, "synced deletes are durable");
+    }
+
+    /// The storage before the undo log: a durable map the sync replays
+    /// writes into and a crash copies back. The undo log must match it.
+    #[derive(Default)]
+    struct TwoMaps {
+        durable: BTreeMap<String, Entry>,
+        current: BTreeMap<String, Entry>,
+        pending: Vec<(String, Option<Entry>)>,
+    }
+
+    impl TwoMaps {
+        fn write(&mut self, key: &str, entry: Option<Entry>) {
+            match &entry {
+                Some(e) => self.current.insert(key.to_string(), e.clone()),
+                None => self.current.remove(key),
+            };
+            self.pending.push((key.to_string(), entry));
+        }
+
+        fn sync(&mut self) {
+            for (key, entry) in self.pending.drain(..) {
+                match entry {
+                    Some(e) => self.durable.insert(key, e),
+                    None => self.durable.remove(&key),
+                };
+            }
+        }
+
+        fn crash(&mut self, torn: bool) -> CrashDamage {
+            let mut damage = CrashDamage { lost_writes: self.pending.len(), torn_key: None };
+            if let Some((key, Some(_))) = self.pending.last()
+                && torn
+            {
+                damage.torn_key = Some(key.clone());
+                damage.lost_writes -= 1;
+                self.durable.insert(key.clone(), Entry::Torn);
+            }
+            self.pending.clear();
+            self.current = self.durable.clone();
+            damage
+        }
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn undo_log_matches_two_maps(steps in proptest::collection::vec((0u8..5, 0u8..6, proptest::bool::ANY), 0..80)) {
+            let mut storage = Storage::new();
+            let mut model = TwoMaps::default();
+            let mut rng = rng();
+            for (i, (action, key, torn)) in steps.into_iter().enumerate() {
+                let key = format!("k/{key}");
+                match action {
+                    0 | 1 => {
+                        storage.put(&key, &i);
+                        model.write(&key, Some(Entry::Intact(i.to_string().into_bytes())));
+                    }
+                    2 => {
+                        if model.current.contains_key(&key) {
+                            model.write(&key, None);
+                        }
+                        storage.delete(&key);
+                    }
+                    3 => {
+                        storage.sync();
+                        model.sync();
+                    }
+                    _ => {
+                        let chance = if torn { Probability::ALWAYS } else { Probability::NEVER };
+                        proptest::prop_assert_eq!(storage.crash(chance, &mut rng), model.crash(torn));
+                    }
+                }
+                proptest::prop_assert_eq!(&storage.current, &model.current);
+                proptest::prop_assert_eq!(storage.is_synced(), model.pending.is_empty());
+            }
+        }
     }
 }

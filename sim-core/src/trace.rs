@@ -649,11 +649,21 @@ impl Tracer {
     }
 
     /// Records one event.
-    #[inline]
+    ///
+    /// Inlined into every call site, so the hash of each kind of event
+    /// compiles to its few multiplications; writing it out is a call.
+    #[inline(always)]
     pub fn record<M: Payload, T: Payload>(&mut self, event: TraceEvent<'_, M, T>) {
         let mut hasher = TraceHasher::new(self.hash);
         event.hash(&mut hasher);
         self.hash = hasher.finish();
+        if !matches!(self.output, Output::Hash) {
+            self.write(&event);
+        }
+    }
+
+    #[inline(never)]
+    fn write<M: Payload, T: Payload>(&mut self, event: &TraceEvent<'_, M, T>) {
         match &mut self.output {
             Output::Hash => {}
             Output::Memory(buffer) => event.write_json(buffer),

@@ -33,11 +33,26 @@ struct Mark {
     truncations: u64,
 }
 
+/// Each server's mark, by node index: looked up after every step, so a
+/// vector rather than a map.
+#[derive(Debug, Default)]
+struct Marks(Vec<Option<Mark>>);
+
+impl Marks {
+    fn get(&self, id: &NodeId) -> Option<&Mark> {
+        self.0.get(id.index()).and_then(Option::as_ref)
+    }
+
+    fn insert(&mut self, id: NodeId, mark: Mark) {
+        if self.0.len() <= id.index() {
+            self.0.resize(id.index() + 1, None);
+        }
+        self.0[id.index()] = Some(mark);
+    }
+}
+
 /// The stepping server, and how far it was examined before (0 if it restarted).
-fn stepped<'a>(
-    view: &ClusterView<'a, Raft>,
-    marks: &BTreeMap<NodeId, Mark>,
-) -> Option<(NodeId, &'a Server, u64)> {
+fn stepped<'a>(view: &ClusterView<'a, Raft>, marks: &Marks) -> Option<(NodeId, &'a Server, u64)> {
     let id = view.changed()?;
     let server = view.server(id)?;
     let seen = marks.get(&id).filter(|m| m.boot == server.boot()).map_or(0, |m| m.seen);
@@ -77,7 +92,7 @@ impl Invariant<Raft> for ElectionSafety {
 #[derive(Debug, Default)]
 pub struct LogMatching {
     entries: BTreeMap<(u64, u64), (u64, Entry)>,
-    marks: BTreeMap<NodeId, Mark>,
+    marks: Marks,
 }
 
 impl Invariant<Raft> for LogMatching {
@@ -121,7 +136,7 @@ impl Invariant<Raft> for LogMatching {
 pub struct LeaderCompleteness {
     /// Index to (entry term, commit term).
     committed: BTreeMap<u64, (u64, u64)>,
-    marks: BTreeMap<NodeId, Mark>,
+    marks: Marks,
     checked: BTreeMap<u64, NodeId>,
 }
 
@@ -182,7 +197,7 @@ impl Invariant<Raft> for LeaderCompleteness {
 #[derive(Debug, Default)]
 pub struct StateMachineSafety {
     applied: BTreeMap<u64, Entry>,
-    marks: BTreeMap<NodeId, Mark>,
+    marks: Marks,
 }
 
 impl Invariant<Raft> for StateMachineSafety {

@@ -7,6 +7,7 @@ use serde::{Deserialize, Serialize};
 use sim_core::{NodeId, Storage, StorageError};
 
 use super::message::Cmd;
+use crate::register::Command;
 
 const META: &str = "meta";
 const LOG_PREFIX: &str = "log/";
@@ -18,6 +19,37 @@ pub struct Entry {
     pub term: u64,
     /// The command.
     pub cmd: Cmd,
+}
+
+/// How an entry is stored: a flat JSON array (`[term]` for a no-op,
+/// `[term, client, seq, key, command]` for a request), which serialises in
+/// a fraction of the time the tagged form of [`Entry`] takes; every
+/// appended entry is written once per server.
+#[derive(Serialize, Deserialize)]
+#[serde(untagged)]
+enum Stored<C> {
+    Noop((u64,)),
+    Client((u64, NodeId, u64, i64, C)),
+}
+
+impl Entry {
+    fn stored(&self) -> Stored<&Command> {
+        match &self.cmd {
+            Cmd::Noop => Stored::Noop((self.term,)),
+            Cmd::Client { client, seq, key, command } => {
+                Stored::Client((self.term, *client, *seq, *key, command))
+            }
+        }
+    }
+
+    fn from_stored(stored: Stored<Command>) -> Entry {
+        match stored {
+            Stored::Noop((term,)) => Entry { term, cmd: Cmd::Noop },
+            Stored::Client((term, client, seq, key, command)) => {
+                Entry { term, cmd: Cmd::Client { client, seq, key, command } }
+            }
+        }
+    }
 }
 
 /// Term and vote, written together so they are never torn apart.
@@ -44,8 +76,24 @@ impl Meta {
     }
 }
 
+/// `log/` and the index in 20 digits, so key order is index order. Written
+/// by hand: it runs for every entry appended, and `format!`'s padding goes
+/// through the formatter one character at a time.
 fn key(index: u64) -> String {
-    format!("{LOG_PREFIX}{index:020}")
+    const DIGITS: usize = 20;
+    let mut digits = [b'0'; DIGITS];
+    let mut rest = index;
+    for digit in digits.iter_mut().rev() {
+        *digit = b'0' + (rest % 10) as u8;
+        rest /= 10;
+        if rest == 0 {
+            break;
+        }
+    }
+    let mut key = String::with_capacity(LOG_PREFIX.len() + DIGITS);
+    key.push_str(LOG_PREFIX);
+    key.push_str(std::str::from_utf8(&digits).expect("ASCII digits"));
+    key
 }
 
 /// The log, indexed from 1; index 0 is the empty prefix with term 0.
@@ -65,8 +113,8 @@ impl Log {
         let mut log = Log::default();
         for name in storage.keys(LOG_PREFIX) {
             let expected = key(log.last_index() + 1);
-            match storage.get::<Entry>(&name) {
-                Ok(Some(entry)) if name == expected => log.entries.push(entry),
+            match storage.get::<Stored<Command>>(&name) {
+                Ok(Some(stored)) if name == expected => log.entries.push(Entry::from_stored(stored)),
                 Ok(_) | Err(StorageError::Corrupt { .. } | StorageError::Decode { .. }) => {
                     storage.delete_from(LOG_PREFIX, &name);
                     return (log, true);
@@ -120,7 +168,7 @@ impl Log {
 
     /// Appends `entry` in memory and in storage.
     pub(crate) fn append(&mut self, storage: &mut Storage, entry: Entry) {
-        storage.put(&key(self.last_index() + 1), &entry);
+        storage.put(&key(self.last_index() + 1), &entry.stored());
         self.entries.push(entry);
     }
 
@@ -135,5 +183,38 @@ impl Log {
     /// The number of truncations so far and the index of the latest.
     pub fn truncations(&self) -> (u64, u64) {
         self.truncations
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn entries_survive_storage() {
+        let entries = [
+            Entry { term: 3, cmd: Cmd::Noop },
+            Entry {
+                term: 4,
+                cmd: Cmd::Client { client: NodeId(7), seq: 2, key: -1, command: Command::Cas(1, 2) },
+            },
+            Entry { term: 4, cmd: Cmd::Client { client: NodeId(8), seq: 9, key: 0, command: Command::Read } },
+        ];
+        let mut storage = Storage::new();
+        let mut log = Log::default();
+        for entry in entries.clone() {
+            log.append(&mut storage, entry);
+        }
+        assert_eq!(storage.get::<serde_json::Value>(&key(1)).unwrap().unwrap(), serde_json::json!([3]));
+        let (loaded, repaired) = Log::load(&mut storage);
+        assert!(!repaired);
+        assert_eq!(loaded.entries(), entries);
+    }
+
+    #[test]
+    fn keys_are_zero_padded_indexes() {
+        for index in [0, 1, 9, 10, 12_345, u64::MAX] {
+            assert_eq!(key(index), format!("{LOG_PREFIX}{index:020}"));
+        }
     }
 }

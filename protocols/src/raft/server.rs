@@ -68,6 +68,8 @@ pub struct Server {
     election_timer: Option<TimerId>,
     leading: LeaderState,
     flush_pending: bool,
+    /// A buffer reused to find majority values, so replies allocate nothing.
+    scratch: Vec<u64>,
 }
 
 impl Server {
@@ -91,6 +93,7 @@ impl Server {
             election_timer: None,
             leading: LeaderState::default(),
             flush_pending: false,
+            scratch: Vec::new(),
         }
     }
 
@@ -314,8 +317,8 @@ impl Server {
     // ----- replication: leader side -----
 
     fn broadcast_append(&mut self, ctx: Ctx) {
-        for peer in self.peers.clone() {
-            self.send_append(ctx, peer);
+        for i in 0..self.peers.len() {
+            self.send_append(ctx, self.peers[i]);
         }
     }
 
@@ -366,10 +369,10 @@ impl Server {
     /// Commits the highest index a majority holds, if it is from this term
     /// (the planted `figure-8` bug drops that condition).
     fn advance_commit(&mut self, ctx: Ctx) {
-        let mut held: Vec<u64> = self.leading.match_index.values().copied().collect();
-        held.push(self.log.last_index());
-        held.sort_unstable_by(|a, b| b.cmp(a));
-        let majority_holds = held[self.majority - 1];
+        let mut held = std::mem::take(&mut self.scratch);
+        held.extend(self.leading.match_index.values().copied().chain([self.log.last_index()]));
+        let majority_holds = majority_value(&mut held, self.majority);
+        self.scratch = held;
         let current = self.log.term_at(majority_holds) == Some(self.term);
         if majority_holds > self.commit_index && (current || self.config.has(RaftBug::Figure8)) {
             self.commit_to(ctx, majority_holds);
@@ -451,21 +454,30 @@ impl Server {
         self.serve_reads(ctx);
     }
 
-    fn confirmed_round(&self) -> u64 {
-        let mut rounds: Vec<u64> =
-            self.peers.iter().map(|p| *self.leading.acked_round.get(p).unwrap_or(&0)).collect();
-        rounds.push(self.leading.round);
-        rounds.sort_unstable_by(|a, b| b.cmp(a));
-        rounds[self.majority - 1]
+    fn confirmed_round(&mut self) -> u64 {
+        let mut rounds = std::mem::take(&mut self.scratch);
+        let acked = self.peers.iter().map(|p| *self.leading.acked_round.get(p).unwrap_or(&0));
+        rounds.extend(acked.chain([self.leading.round]));
+        let confirmed = majority_value(&mut rounds, self.majority);
+        self.scratch = rounds;
+        confirmed
     }
 
     fn serve_reads(&mut self, ctx: Ctx) {
+        if self.leading.reads.is_empty() {
+            return;
+        }
         let confirmed = self.confirmed_round();
         let applied = self.last_applied;
         let ready = |r: &PendingRead| r.index.is_some_and(|i| i <= applied) && r.round <= confirmed;
-        let (done, waiting): (Vec<PendingRead>, Vec<PendingRead>) =
-            std::mem::take(&mut self.leading.reads).into_iter().partition(ready);
-        self.leading.reads = waiting;
+        // Reads get their index and round in arrival order from values that
+        // only grow, and unassigned ones are a suffix: the ready ones are a prefix.
+        let count = self.leading.reads.iter().take_while(|r| ready(r)).count();
+        debug_assert!(self.leading.reads[count..].iter().all(|r| !ready(r)), "ready reads are a prefix");
+        if count == 0 {
+            return;
+        }
+        let done: Vec<PendingRead> = self.leading.reads.drain(..count).collect();
         for read in done {
             let answer = Answer::Read(self.machine.value(read.key));
             ctx.send(read.client, Msg::Reply { seq: read.seq, answer });
@@ -484,6 +496,15 @@ impl Server {
             ctx.storage().sync();
         }
     }
+}
+
+/// The `majority`-th largest of `values` (a value at least `majority` of
+/// them reach); empties `values`, so the caller can reuse its buffer.
+fn majority_value(values: &mut Vec<u64>, majority: usize) -> u64 {
+    values.sort_unstable_by(|a, b| b.cmp(a));
+    let value = values[majority - 1];
+    values.clear();
+    value
 }
 
 impl Node<Raft> for Server {
@@ -527,6 +548,26 @@ impl Node<Raft> for Server {
                 ctx.storage().sync();
             }
             Timer::Election | Timer::Heartbeat { .. } | Timer::Retry { .. } => {}
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::majority_value;
+
+    #[test]
+    fn majority_value_is_the_sorted_lists_entry() {
+        let lists: [&[u64]; 5] =
+            [&[3, 1, 4, 1, 5], &[0, 0, 0], &[7], &[2, 9, 9, 2, 2, 9, 1], &[5, 4, 3, 2, 1]];
+        for list in lists {
+            let mut sorted = list.to_vec();
+            sorted.sort_unstable_by(|a, b| b.cmp(a));
+            for majority in 1..=list.len() {
+                let mut values = list.to_vec();
+                assert_eq!(majority_value(&mut values, majority), sorted[majority - 1], "list={list:?}");
+                assert!(values.is_empty(), "the buffer comes back empty");
+            }
         }
     }
 }
