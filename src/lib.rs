@@ -16,7 +16,8 @@
 //! - [`Runner`]: a scenario bound to its protocol; runs one seed and judges
 //!   it ([`SeedOutcome`], one [`Judgement`] per check).
 //! - [`sweep`]: many seeds on all cores, shards, merging, and the failure
-//!   table; [`Expect`] says what a scenario must show.
+//!   table; [`Expect`] says what a scenario must show; [`coverage`] says
+//!   which of the protocol's declared probes its seeds reached.
 //! - [`shrink`]: a failing seed down to the smallest scenario file that
 //!   fails the same way.
 //! - [`picture`]: a seed replayed and drawn as one offline HTML page.
@@ -40,6 +41,7 @@
 //! ```
 
 pub mod cli;
+pub mod coverage;
 mod expect;
 pub mod picture;
 pub mod reference;

@@ -1,4 +1,5 @@
-//! `orrery list`: protocols with their parameters and planted bugs, models, scenarios.
+//! `orrery list`: protocols with their parameters, planted bugs and
+//! coverage probes, models, scenarios.
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -29,6 +30,9 @@ pub fn run(registry: &Registry, args: ListArgs) -> anyhow::Result<ExitCode> {
         }
         for (bug, effect) in &p.bugs {
             let _ = writeln!(out, "    bug {bug:<22} {effect}");
+        }
+        for (probe, meaning) in p.probes {
+            let _ = writeln!(out, "    probe {probe:<20} {meaning}");
         }
     }
     out.push_str("models\n");
