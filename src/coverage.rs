@@ -65,7 +65,13 @@ impl<'a> Coverage<'a> {
             }
         }
         let reach = |name: &'a str, declared: bool| {
-            tally.get(name).map(|&(times, seeds, first_seed)| Reach { name, times, seeds, first_seed, declared })
+            tally.get(name).map(|&(times, seeds, first_seed)| Reach {
+                name,
+                times,
+                seeds,
+                first_seed,
+                declared,
+            })
         };
         let mut reached: Vec<Reach<'a>> = declared.iter().filter_map(|d| reach(&d.name, true)).collect();
         let undeclared = tally.keys().filter(|name| !declared.iter().any(|d| d.name == **name));
@@ -82,7 +88,8 @@ impl<'a> Coverage<'a> {
 
     /// The table's probe lines, in the fault table's style.
     pub fn write(&self, out: &mut String) {
-        let width = self.reached.iter().map(|r| r.name.len()).chain(self.unreached.iter().map(|d| d.name.len()));
+        let width =
+            self.reached.iter().map(|r| r.name.len()).chain(self.unreached.iter().map(|d| d.name.len()));
         let width = width.max().unwrap_or(0).max(22);
         if self.reached.is_empty() && self.unreached.is_empty() {
             let _ = writeln!(out, "probes     none declared");
@@ -95,7 +102,11 @@ impl<'a> Coverage<'a> {
         }
         for r in &self.reached {
             let mark = if r.declared { "" } else { "  UNDECLARED" };
-            let _ = writeln!(out, "           {:<width$} {:>8} {:>8}  {}{mark}", r.name, r.times, r.seeds, r.first_seed);
+            let _ = writeln!(
+                out,
+                "           {:<width$} {:>8} {:>8}  {}{mark}",
+                r.name, r.times, r.seeds, r.first_seed
+            );
         }
         for (i, d) in self.unreached.iter().enumerate() {
             let label = if i == 0 { "unreached" } else { "" };
@@ -120,7 +131,8 @@ mod tests {
 
     #[test]
     fn counts_seeds_lists_unreached_and_flags_undeclared() {
-        let declared = declared(&[("steps-down", "a leader stepped down"), ("restart-vote", "voted after a restart")]);
+        let declared =
+            declared(&[("steps-down", "a leader stepped down"), ("restart-vote", "voted after a restart")]);
         let outcomes = [
             outcome(4, &[("steps-down", 3)]),
             outcome(2, &[("steps-down", 1), ("typo", 1)]),

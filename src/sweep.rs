@@ -402,7 +402,8 @@ pub fn merge(paths: &[PathBuf]) -> Result<Sweep, SweepError> {
                 )));
             }
             if h.probes != header.probes {
-                let names = |h: &Header| h.probes.iter().map(|p| p.name.as_str()).collect::<Vec<_>>().join(", ");
+                let names =
+                    |h: &Header| h.probes.iter().map(|p| p.name.as_str()).collect::<Vec<_>>().join(", ");
                 return Err(SweepError::Shards(format!(
                     "{} declares other probes than {} (written by another version of the protocol?): [{}] against [{}]",
                     path.display(),

@@ -87,7 +87,10 @@ mod tests {
         probes.hit(owned, later, NodeId(4));
         let names: Vec<&str> = probes.hits().iter().map(|h| h.name).collect();
         assert_eq!(names, ["b", "a"]);
-        assert_eq!(probes.get("b"), Some(&ProbeHit { name: "b", count: 3, first: Time::ZERO, node: NodeId(1) }));
+        assert_eq!(
+            probes.get("b"),
+            Some(&ProbeHit { name: "b", count: 3, first: Time::ZERO, node: NodeId(1) })
+        );
         assert_eq!(probes.get("a").map(|h| (h.count, h.first, h.node)), Some((1, later, NodeId(2))));
         assert_eq!(probes.get("c"), None);
     }

@@ -111,7 +111,8 @@ fn probes(out: &mut String, report: &RunReport, declared: &[(&str, &str)]) {
     if hits.is_empty() && declared.is_empty() {
         return;
     }
-    let width = hits.iter().map(|h| h.name.len()).chain(declared.iter().map(|d| d.0.len())).max().unwrap_or(0);
+    let width =
+        hits.iter().map(|h| h.name.len()).chain(declared.iter().map(|d| d.0.len())).max().unwrap_or(0);
     if hits.is_empty() {
         let _ = writeln!(out, "probes     none reached");
     }

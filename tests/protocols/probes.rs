@@ -116,12 +116,20 @@ fn a_probe_reached_counts_the_seeds_that_reached_it() {
     let replies: u64 = sweep.outcomes.iter().map(|o| o.ops[0] as u64).sum();
     assert_eq!((reach("reply-seen").seeds, reach("reply-seen").times), (40, replies));
     for outcome in &sweep.outcomes {
-        assert_eq!(outcome.probes.contains_key("lucky-start"), is_lucky(outcome.seed), "seed {}", outcome.seed);
+        assert_eq!(
+            outcome.probes.contains_key("lucky-start"),
+            is_lucky(outcome.seed),
+            "seed {}",
+            outcome.seed
+        );
     }
     let table = sweep::table(&sweep);
     let line = table.lines().find(|l| l.contains("lucky-start")).expect("a line for the probe");
     let columns: Vec<&str> = line.split_whitespace().collect();
-    assert_eq!(columns, ["lucky-start", &lucky.len().to_string(), &lucky.len().to_string(), &lucky[0].to_string()]);
+    assert_eq!(
+        columns,
+        ["lucky-start", &lucky.len().to_string(), &lucky.len().to_string(), &lucky[0].to_string()]
+    );
 }
 
 #[test]
@@ -165,10 +173,16 @@ fn an_undeclared_probe_fails_the_scenario_test() {
     std::fs::write(&good, SCENARIO).unwrap();
     assert_eq!(testing::check_scenario(&registry, &good), Ok(()));
     let typo = dir.join("typo.toml");
-    std::fs::write(&typo, SCENARIO.replace("name = \"lucky\"\n[cluster]", "name = \"lucky\"\ntypo = true\n[cluster]"))
-        .unwrap();
+    std::fs::write(
+        &typo,
+        SCENARIO.replace("name = \"lucky\"\n[cluster]", "name = \"lucky\"\ntypo = true\n[cluster]"),
+    )
+    .unwrap();
     let error = testing::check_scenario(&registry, &typo).expect_err("an undeclared probe fails");
-    assert!(error.starts_with("probes reached but not declared in Catalogued::PROBES: lucky-strat\n"), "{error}");
+    assert!(
+        error.starts_with("probes reached but not declared in Catalogued::PROBES: lucky-strat\n"),
+        "{error}"
+    );
     assert!(error.lines().any(|l| l.contains("lucky-strat") && l.ends_with("UNDECLARED")), "{error}");
 }
 

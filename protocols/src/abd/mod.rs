@@ -68,7 +68,10 @@ pub mod probe {
 
     /// Every probe, with what reaching it means.
     pub const ALL: &[(&str, &str)] = &[
-        (READ_DISAGREED, "a read's majority answered with different timestamps: only repair keeps reads monotonic"),
+        (
+            READ_DISAGREED,
+            "a read's majority answered with different timestamps: only repair keeps reads monotonic",
+        ),
         (READ_REPAIRED, "a read wrote back a value part of its majority lacked (no-read-repair skips this)"),
         (STALE_STORE_IGNORED, "a server ignored a store older than its value: a late write or repair"),
         (PHASE_RESENT, "a client resent a phase a majority had not answered in time"),

@@ -4,8 +4,8 @@ use std::collections::BTreeMap;
 
 use sim_core::{Context, Node, NodeId, TimerId};
 
-use super::{Abd, probe};
 use super::message::{Msg, Stamped, Timer};
+use super::{Abd, probe};
 
 const PREFIX: &str = "abd/";
 

@@ -11,9 +11,9 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 use sim_core::{Context, NodeId, Time};
 
-use super::{Variant, probe};
 use super::layout::Layout;
 use super::message::{Decision, Msg, Reads, TxnId, Vote, Work};
+use super::{Variant, probe};
 
 /// A transaction this shard voted yes for and whose outcome it awaits.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]

@@ -14,10 +14,10 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use sim_core::{Context, Duration, NodeId, Time};
 
-use super::{Variant, probe};
 use super::layout::Layout;
 use super::message::{Decision, Msg, TxnId, Vote};
 use super::tally::Tally;
+use super::{Variant, probe};
 
 #[derive(Clone, Debug)]
 struct Run {

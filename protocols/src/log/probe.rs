@@ -15,10 +15,19 @@ pub const ISR_ALL_DOWN: &str = "isr-all-down";
 
 /// Every probe, with what reaching it means.
 pub const ALL: &[(&str, &str)] = &[
-    (DUPLICATE_SUPPRESSED, "an idempotent leader found a retried send in its log (retry-duplicates appends it again)"),
+    (
+        DUPLICATE_SUPPRESSED,
+        "an idempotent leader found a retried send in its log (retry-duplicates appends it again)",
+    ),
     (PRODUCER_RETRIED, "a producer's send went unanswered and it sent again"),
-    (BATCH_DROPPED, "a consumer dropped a batch mid-process: it is redelivered (commit-before-process loses it)"),
+    (
+        BATCH_DROPPED,
+        "a consumer dropped a batch mid-process: it is redelivered (commit-before-process loses it)",
+    ),
     (FOLLOWER_TRUNCATED, "a follower's log diverged from its leader's and lost a suffix"),
-    (PARTITION_FAILOVER, "a partition's leader moved to another broker (acks-leader-only loses records here)"),
+    (
+        PARTITION_FAILOVER,
+        "a partition's leader moved to another broker (acks-leader-only loses records here)",
+    ),
     (ISR_ALL_DOWN, "no in-sync replica was alive but others were (unclean-election elects one of them)"),
 ];

@@ -85,8 +85,14 @@ pub mod probe {
 
     /// Every probe, with what reaching it means.
     pub const ALL: &[(&str, &str)] = &[
-        (FAILOVER, "a server became primary of an epoch after the first (async-replication loses writes here)"),
-        (STALE_PRIMARY_FENCED, "a backup refused state from an older epoch's primary (no-fencing accepts it)"),
+        (
+            FAILOVER,
+            "a server became primary of an epoch after the first (async-replication loses writes here)",
+        ),
+        (
+            STALE_PRIMARY_FENCED,
+            "a backup refused state from an older epoch's primary (no-fencing accepts it)",
+        ),
         (PRIMARY_STEPS_DOWN, "a primary lost its quorum or saw a newer epoch and became a backup"),
         (HELD_REPLIES_DROPPED, "a primary stepped down holding replies: their requests end as info"),
         (SESSION_REPLAYED, "a retried request was answered from the session table, not applied twice"),

@@ -122,10 +122,7 @@ pub mod probe {
             "a leader's commit index passed entries of earlier terms (figure-8 commits them by counting replicas)",
         ),
         (LOG_TRUNCATED, "a follower dropped a conflicting suffix of its log"),
-        (
-            READS_ABANDONED,
-            "a deposed leader held unconfirmed reads (stale-read would have answered them)",
-        ),
+        (READS_ABANDONED, "a deposed leader held unconfirmed reads (stale-read would have answered them)"),
         (TORN_LOG_REPAIRED, "a restarted server cut a torn entry off its log"),
         (CLIENT_RETRIED, "a client's request went unanswered and it tried the next server"),
     ];
