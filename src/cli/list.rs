@@ -31,8 +31,9 @@ pub fn run(registry: &Registry, args: ListArgs) -> anyhow::Result<ExitCode> {
         for (bug, effect) in &p.bugs {
             let _ = writeln!(out, "    bug {bug:<22} {effect}");
         }
+        let width = p.probes.iter().map(|(probe, _)| probe.len()).max().unwrap_or(0).max(20);
         for (probe, meaning) in p.probes {
-            let _ = writeln!(out, "    probe {probe:<20} {meaning}");
+            let _ = writeln!(out, "    probe {probe:<width$} {meaning}");
         }
     }
     out.push_str("models\n");
