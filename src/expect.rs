@@ -86,7 +86,8 @@ impl Expect {
                     Conclusion::AsExpected(format!("{check} violated on {shown} seeds, as expected"))
                 } else if unknown > 0 {
                     Conclusion::Undecided(format!(
-                        "no seed showed a {check} violation and {unknown} could not be decided"
+                        "no seed showed {} {check} violation and {unknown} could not be decided",
+                        article(check)
                     ))
                 } else if failed > 0 {
                     Conclusion::NotAsExpected(format!(
@@ -94,12 +95,19 @@ impl Expect {
                     ))
                 } else {
                     Conclusion::NotAsExpected(format!(
-                        "the scenario expects a {check} violation and no seed showed one"
+                        "the scenario expects {} {check} violation and no seed showed one",
+                        article(check)
                     ))
                 }
             }
         }
     }
+}
+
+/// "an" before a check whose name starts with a vowel ("an availability
+/// violation"), else "a".
+fn article(check: &str) -> &'static str {
+    if check.starts_with(['a', 'e', 'i', 'o', 'u']) { "an" } else { "a" }
 }
 
 /// Whether a seed's run itself went wrong: a panic, a run limit, an error.
@@ -111,7 +119,7 @@ impl fmt::Display for Expect {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Expect::Pass => f.write_str("pass"),
-            Expect::Violation(check) => write!(f, "a {check} violation"),
+            Expect::Violation(check) => write!(f, "{} {check} violation", article(check)),
         }
     }
 }

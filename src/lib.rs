@@ -18,6 +18,8 @@
 //! - [`sweep`]: many seeds on all cores, shards, merging, and the failure
 //!   table; [`Expect`] says what a scenario must show; [`coverage`] says
 //!   which of the protocol's declared probes its seeds reached.
+//! - [`shard`]: which shard of a sweep this process runs, typed or read
+//!   from a batch engine's environment (Kubernetes, Slurm, a CI matrix).
 //! - [`shrink`]: a failing seed down to the smallest scenario file that
 //!   fails the same way.
 //! - [`picture`]: a seed replayed and drawn as one offline HTML page.
@@ -48,6 +50,7 @@ pub mod reference;
 mod registry;
 mod runner;
 pub mod scenario;
+pub mod shard;
 pub mod shrink;
 pub mod strategy;
 pub mod sweep;

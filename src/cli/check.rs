@@ -116,7 +116,7 @@ fn check_delivery(
     } else {
         let verdict = if report.is_valid() { "holds" } else { "VIOLATED" };
         super::out(&format!(
-            "history    {path}\ndelivery   {guarantee:?} {verdict}: {}\n",
+            "history    {path}\ndelivery   {guarantee} {verdict}: {}\n",
             report.summary()
         ))?;
     }

@@ -2,12 +2,13 @@
 //! the failure table.
 
 use std::io::BufWriter;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
-use anyhow::{Context as _, bail};
+use anyhow::Context as _;
 
 use crate::Registry;
+use crate::shard::{self, Shard};
 use crate::sweep::{self, Options, Seeds, Sweep};
 
 /// Arguments of `orrery sweep`.
@@ -22,11 +23,14 @@ pub struct SweepArgs {
     /// Simulations run at once (default: one per core).
     #[arg(long, value_parser = clap::value_parser!(u16).range(1..=1024))]
     pub jobs: Option<u16>,
-    /// Run only every N-th seed starting at the I-th (0-based), to split a range over machines.
-    #[arg(long, value_name = "I/N")]
+    /// Run only every N-th seed starting at the I-th (0-based), to split a range over machines;
+    /// `auto` reads I and N from the batch engine's environment (Kubernetes Indexed Job,
+    /// Slurm array, or ORRERY_SHARD_INDEX and ORRERY_SHARD_COUNT).
+    #[arg(long, value_name = "I/N|auto")]
     pub shard: Option<String>,
-    /// Write one JSON line per seed to this file (for --merge).
-    #[arg(long, short, value_name = "FILE")]
+    /// Write one JSON line per seed to this file (for --merge); a directory gets
+    /// sweep-shard-<I>-of-<N>.jsonl, the file `--shard auto` writes by default.
+    #[arg(long, short, value_name = "FILE|DIR")]
     pub output: Option<PathBuf>,
     /// Combine the JSON lines of every shard of a sweep into one table instead of running.
     #[arg(long, num_args = 1.., value_name = "FILES", conflicts_with_all = ["scenario", "shard", "output"])]
@@ -73,18 +77,19 @@ pub fn run(registry: &Registry, args: SweepArgs) -> anyhow::Result<ExitCode> {
     let range = crate::scenario::parse_seeds(&seeds_text).with_context(|| {
         format!("--seeds {seeds_text:?}: expected a non-empty range A..B (A up to but not including B), like 0..1000")
     })?;
-    let mut seeds = Seeds::range(range);
-    if let Some(shard) = &args.shard {
-        let (index, count) = parse_shard(shard)?;
-        seeds = seeds.shard(index, count);
+    let shard = shard_of(args.shard.as_deref())?;
+    let seeds = Seeds::range(range).shard(shard.index, shard.count);
+    if shard.engine.is_some() {
+        eprintln!("shard      {shard}");
     }
     for dir in [&args.html, &args.shrink].into_iter().flatten() {
         anyhow::ensure!(dir.is_dir(), "{} is not a directory", dir.display());
     }
-    if let Some(path) = &args.output {
+    let output_path = output_of(&shard, args.output.as_deref());
+    if let Some(path) = &output_path {
         super::shrink::check_writable(path)?;
     }
-    let mut output = match &args.output {
+    let mut output = match &output_path {
         Some(path) => Some(BufWriter::new(
             std::fs::File::create(path).with_context(|| format!("cannot create {}", path.display()))?,
         )),
@@ -107,8 +112,9 @@ pub fn run(registry: &Registry, args: SweepArgs) -> anyhow::Result<ExitCode> {
         sweep.outcomes.len(),
         sweep.outcomes.len() as f64 / wall.max(1e-9)
     );
-    if let (Some(out), Some(path)) = (output.as_mut(), &args.output) {
+    if let (Some(out), Some(path)) = (output.as_mut(), &output_path) {
         sweep::write_jsonl(out, &sweep).with_context(|| format!("cannot write {}", path.display()))?;
+        eprintln!("wrote      {}", path.display());
     }
     super::out(&sweep::table(&sweep))?;
     let firsts = sweep::fastest_failures(&sweep);
@@ -134,23 +140,27 @@ pub fn run(registry: &Registry, args: SweepArgs) -> anyhow::Result<ExitCode> {
     Ok(sweep.conclusion().exit_code())
 }
 
-fn parse_shard(text: &str) -> anyhow::Result<(u64, u64)> {
-    let parsed =
-        text.split_once('/').and_then(|(i, n)| Some((i.trim().parse().ok()?, n.trim().parse().ok()?)));
-    match parsed {
-        Some((i, n)) if n > 0 && i < n => Ok((i, n)),
-        _ => bail!("--shard {text:?}: expected I/N with 0 <= I < N, like 0/4"),
-    }
+/// The shard `--shard` names: none is shard 0 of 1, `auto` is read from
+/// the environment, anything else is `I/N`.
+fn shard_of(text: Option<&str>) -> anyhow::Result<Shard> {
+    Ok(match text {
+        None => Shard::typed(0, 1),
+        Some("auto") => {
+            shard::shard_from_env(|name| std::env::var_os(name).map(|v| v.to_string_lossy().into_owned()))?
+        }
+        Some(text) => {
+            let (index, count) = shard::parse(text)?;
+            Shard::typed(index, count)
+        }
+    })
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn shards_parse() {
-        assert_eq!(parse_shard("1/4").unwrap(), (1, 4));
-        assert!(parse_shard("4/4").is_err());
-        assert!(parse_shard("x").is_err());
+/// Where the JSON lines go: `--output` (a directory gets the shard's own
+/// file name), or the shard's file name when the shard came from the
+/// environment, since a batch engine's shard is only of use merged.
+fn output_of(shard: &Shard, output: Option<&Path>) -> Option<PathBuf> {
+    match output {
+        Some(path) => Some(shard.output(Some(path))),
+        None => shard.engine.is_some().then(|| shard.output(None)),
     }
 }

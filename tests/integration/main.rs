@@ -4,4 +4,5 @@ mod check_cli;
 mod cli;
 mod conformance;
 mod fuzz;
+mod shard;
 mod support;
