@@ -16,7 +16,8 @@
 //! - [`Runner`]: a scenario bound to its protocol; runs one seed and judges
 //!   it ([`SeedOutcome`], one [`Judgement`] per check).
 //! - [`sweep`]: many seeds on all cores, shards, merging, and the failure
-//!   table; [`Expect`] says what a scenario must show.
+//!   table; [`Expect`] says what a scenario must show; [`coverage`] says
+//!   which of the protocol's declared probes its seeds reached.
 //! - [`shard`]: which shard of a sweep this process runs, typed or read
 //!   from a batch engine's environment (Kubernetes, Slurm, a CI matrix).
 //! - [`shrink`]: a failing seed down to the smallest scenario file that
@@ -42,6 +43,7 @@
 //! ```
 
 pub mod cli;
+pub mod coverage;
 mod expect;
 pub mod picture;
 pub mod reference;

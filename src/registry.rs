@@ -21,6 +21,8 @@ pub struct Entry {
     pub summary: &'static str,
     /// Planted bugs by name, with what each breaks.
     pub bugs: Vec<(&'static str, &'static str)>,
+    /// Coverage probes by name, with what reaching each means.
+    pub probes: &'static [(&'static str, &'static str)],
     /// The model its histories are checked against, if any.
     pub model: Option<ModelKind>,
     /// Its parameters with their defaults, as TOML lines.
@@ -135,6 +137,7 @@ fn entry<P: Catalogued>() -> Entry {
         name: P::NAME,
         summary: P::SUMMARY,
         bugs: P::Bug::ALL.iter().map(|b| (b.name(), b.describe())).collect(),
+        probes: P::PROBES,
         model: P::MODEL,
         parameters: toml_lines(&P::default()),
         workload: toml_lines(&P::Workload::default()),

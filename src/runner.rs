@@ -35,6 +35,9 @@ pub struct SeedOutcome {
     pub ops: [usize; 3],
     /// Faults applied, by kind.
     pub faults: BTreeMap<String, u64>,
+    /// Coverage probes reached, with how many times each.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub probes: BTreeMap<String, u64>,
     /// Hash of the trace, 16 hex digits.
     pub trace_hash: String,
 }
@@ -63,6 +66,7 @@ impl SeedOutcome {
             events: 0,
             ops: [0; 3],
             faults: BTreeMap::new(),
+            probes: BTreeMap::new(),
             trace_hash: String::new(),
         }
     }
@@ -89,6 +93,8 @@ pub trait Runner: Send + Sync {
     fn scenario(&self) -> &Scenario;
     /// The model its histories are checked against, if linearizability is checked.
     fn model(&self) -> Option<ModelKind>;
+    /// The coverage probes its protocol declares: `(name, meaning)`.
+    fn probes(&self) -> &'static [(&'static str, &'static str)];
     /// Runs one seed, sending the trace to `sink`, and judges it.
     fn run(&self, seed: u64, sink: TraceSink) -> Result<(SeedOutcome, RunReport), RunError>;
 }
@@ -146,6 +152,10 @@ impl<P: Catalogued> Runner for Typed<P> {
 
     fn model(&self) -> Option<ModelKind> {
         self.model
+    }
+
+    fn probes(&self) -> &'static [(&'static str, &'static str)] {
+        P::PROBES
     }
 
     fn run(&self, seed: u64, sink: TraceSink) -> Result<(SeedOutcome, RunReport), RunError> {
@@ -218,6 +228,7 @@ fn judge(
         events: report.events,
         ops: [count(RecordType::Ok), count(RecordType::Fail), count(RecordType::Info)],
         faults,
+        probes: report.probes.hits().iter().map(|hit| (hit.name.to_string(), hit.count)).collect(),
         trace_hash: format!("{:016x}", report.trace_hash),
     })
 }

@@ -17,6 +17,7 @@ use std::time::Instant;
 use serde::{Deserialize, Serialize};
 use sim_core::TraceSink;
 
+use crate::coverage::{self, Coverage, Declared};
 use crate::runner::{Runner, SeedOutcome};
 use crate::{Conclusion, Expect, Status};
 
@@ -79,6 +80,10 @@ pub struct Header {
     pub expect: Expect,
     /// The seeds (and shard) this file covers.
     pub seeds: Seeds,
+    /// The coverage probes the protocol declares, so that a merge can name
+    /// the unreached ones.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub probes: Vec<Declared>,
 }
 
 /// The last line of a sweep's JSON lines: whether every seed ran.
@@ -149,6 +154,7 @@ pub fn run(runner: &dyn Runner, seeds: Seeds, options: &Options) -> Sweep {
         path: scenario.path.clone(),
         expect: scenario.expect.clone(),
         seeds,
+        probes: coverage::declared(runner.probes()),
     };
     let (outcomes, stopped) = execute(runner, seeds, options);
     Sweep { header, outcomes, stopped }
@@ -395,6 +401,17 @@ pub fn merge(paths: &[PathBuf]) -> Result<Sweep, SweepError> {
                     h.seeds.shard_count
                 )));
             }
+            if h.probes != header.probes {
+                let names =
+                    |h: &Header| h.probes.iter().map(|p| p.name.as_str()).collect::<Vec<_>>().join(", ");
+                return Err(SweepError::Shards(format!(
+                    "{} declares other probes than {} (written by another version of the protocol?): [{}] against [{}]",
+                    path.display(),
+                    first_path.display(),
+                    names(&header),
+                    names(h)
+                )));
+            }
         } else {
             first = Some((path.clone(), header.clone()));
         }
@@ -441,7 +458,8 @@ pub fn merge(paths: &[PathBuf]) -> Result<Sweep, SweepError> {
     Ok(Sweep { header, outcomes: outcomes.into_values().collect(), stopped })
 }
 
-/// The sweep table: counts, faults exercised, failures grouped by signature.
+/// The sweep table: counts, faults exercised, probes reached and not,
+/// failures grouped by signature.
 pub fn table(sweep: &Sweep) -> String {
     let mut out = String::new();
     let count = |s| sweep.outcomes.iter().filter(|o| o.status == s).count();
@@ -475,6 +493,7 @@ pub fn table(sweep: &Sweep) -> String {
             let _ = writeln!(out, "           {kind:<22} {times:>8} {seeds:>8}");
         }
     }
+    Coverage::of(&h.probes, &sweep.outcomes).write(&mut out);
     write_failures(&mut out, sweep);
     let _ = writeln!(out, "verdict    {}", sweep.conclusion().line());
     out

@@ -14,6 +14,7 @@ use std::path::{Path, PathBuf};
 use proptest::test_runner::TestCaseError;
 use sim_core::{FaultSchedule, TraceSink};
 
+use crate::coverage::Coverage;
 use crate::sweep::{self, Options, Seeds};
 use crate::{Expect, Registry, Scenario, Status};
 
@@ -62,12 +63,21 @@ pub fn check_scenario(registry: &Registry, path: impl AsRef<Path>) -> Result<(),
 }
 
 /// Sweeps a bound scenario over `seeds`; a violation scenario stops at the
-/// first failure, which must be the expected one.
+/// first failure, which must be the expected one. A probe the protocol
+/// reached but does not declare in `Catalogued::PROBES` fails it too.
 fn check_seeds(runner: &dyn crate::Runner, seeds: std::ops::Range<u64>) -> Result<(), String> {
     let scenario = runner.scenario();
     let options =
         Options { stop_on_failure: matches!(scenario.expect, Expect::Violation(_)), ..Options::default() };
     let swept = sweep::run(runner, Seeds::range(seeds), &options);
+    let undeclared = Coverage::of(&swept.header.probes, &swept.outcomes).undeclared();
+    if !undeclared.is_empty() {
+        return Err(format!(
+            "probes reached but not declared in Catalogued::PROBES: {}\n{}",
+            undeclared.join(", "),
+            sweep::table(&swept)
+        ));
+    }
     let conclusion = swept.conclusion();
     if conclusion.is_expected() { Ok(()) } else { Err(sweep::table(&swept)) }
 }

@@ -22,6 +22,7 @@ impl Catalogued for register::Register {
     const SUMMARY: &'static str = "a single-node register store: the smallest complete protocol";
     type Bug = register::RegisterBug;
     type Workload = sim_core::RegisterWorkload;
+    const PROBES: &'static [(&'static str, &'static str)] = register::probe::ALL;
 
     /// One server holds every register; more would sit idle and mislead.
     fn validate(&self, setup: &sim_core::Setup) -> Result<(), sim_core::Invalid> {

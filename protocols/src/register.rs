@@ -48,6 +48,23 @@ sim_core::planted_bugs! {
     }
 }
 
+/// The rare paths the register marks with `ctx.probe`.
+pub mod probe {
+    /// A request the server already ran came again and got its remembered reply.
+    pub const DEDUP_HIT: &str = "dedup-cache-hit";
+    /// A request older than the client's latest came late and was dropped.
+    pub const STALE_REQUEST: &str = "stale-request-ignored";
+    /// A restarted server found registers in its storage.
+    pub const RECOVERED: &str = "restart-recovered-registers";
+
+    /// Every probe, with what reaching it means.
+    pub const ALL: &[(&str, &str)] = &[
+        (DEDUP_HIT, "a request ran before came again (a duplicate) and got its remembered reply"),
+        (STALE_REQUEST, "a request older than the client's latest arrived late and was dropped"),
+        (RECOVERED, "a restarted server read registers back from storage (skip-sync loses them here)"),
+    ];
+}
+
 /// A register command.
 #[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub enum Command {
@@ -146,8 +163,11 @@ impl Server {
         command: &Command,
     ) {
         match self.sessions.get(&from) {
-            Some(session) if session.req > req => {}
-            Some(&session) if session.req == req => ctx.send(from, session.reply()),
+            Some(session) if session.req > req => ctx.probe(probe::STALE_REQUEST),
+            Some(&session) if session.req == req => {
+                ctx.probe(probe::DEDUP_HIT);
+                ctx.send(from, session.reply());
+            }
             _ => {
                 let (value, applied) = self.apply(key, command);
                 let session = Session { req, value, applied };
@@ -200,6 +220,9 @@ impl Node<Register> for Server {
                 {
                     self.registers.insert(key, value);
                 }
+            }
+            if !self.registers.is_empty() {
+                ctx.probe(probe::RECOVERED);
             }
             // Likewise a torn session was never acknowledged.
             for name in ctx.storage().keys("session/") {

@@ -4,8 +4,9 @@
 //! the rest a scenario file, a sweep and the command line need: the name a
 //! scenario uses, its planted bugs (an enum, so the list cannot drift from
 //! the code), its typed workload, the model its histories are checked
-//! against, the fault kinds that mean something to it, and any checks of its
-//! own. Everything but the name and the summary has a default.
+//! against, the fault kinds that mean something to it, the coverage probes
+//! its code marks, and any checks of its own. Everything but the name and
+//! the summary has a default.
 //!
 //! The trait lives in the engine crate, not the harness, so a protocol crate
 //! depends only on `sim-core` and the harness (`orrery`) can list the
@@ -65,6 +66,13 @@ pub trait Catalogued: Protocol + Serialize + DeserializeOwned + Default + Clone 
     /// The nemesis kinds that mean something for this protocol; a scenario
     /// asking for another is an error.
     const FAULTS: &'static [NemesisKind] = &NemesisKind::ALL;
+    /// The coverage probes its code marks with
+    /// [`Context::probe`](crate::Context::probe): `(name, what reaching it
+    /// means)`, e.g. `("leader-steps-down", "a leader saw a higher term and
+    /// became a follower")`. A sweep reports how many seeds reached each and
+    /// lists those none did; a probe hit but not declared here fails the
+    /// scenario tests. None by default.
+    const PROBES: &'static [(&'static str, &'static str)] = &[];
 
     /// Rejects settings that mean nothing for this protocol (too few servers,
     /// a minimum above its maximum), naming the field at fault.

@@ -9,7 +9,8 @@
 //!
 //! - [`Node`] and [`Client`] are what a protocol implements; their only
 //!   window on the world is the [`Context`]: the clock, `send`, timers, a
-//!   random stream and durable [`Storage`].
+//!   random stream and durable [`Storage`]; [`Context::probe`] marks a rare
+//!   path reached, and the report's [`Probes`] say which were.
 //! - A crash drops the node object and its unsynced writes; a restart builds
 //!   a fresh one that must recover from storage alone.
 //! - [`Invariant`]s are checked after every server step; a handler that
@@ -81,6 +82,7 @@ pub mod history;
 mod invariant;
 mod net;
 mod node;
+mod probe;
 mod queue;
 pub mod rng;
 mod sim;
@@ -99,6 +101,7 @@ pub use history::{History, HistoryError, Op, Operation, Outcome, Record, RecordT
 pub use invariant::{ClusterView, Invariant};
 pub use net::{DropReason, LATENCY_CAP, Latency, NetConfig, Network, Routing, Topology};
 pub use node::{Client, Cluster, Context, Node, NodeId, OpId, Payload, Protocol, TimerId};
+pub use probe::{ProbeHit, Probes};
 pub use rng::{Probability, Seed, SimRng, Stream};
 pub use sim::{Limits, NetStats, RunEnd, RunReport, Sim, SimBuilder};
 pub use storage::{CrashDamage, Storage, StorageError};

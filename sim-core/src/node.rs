@@ -14,6 +14,7 @@ use serde::{Deserialize, Serialize};
 use crate::build::BuildError;
 use crate::history::{Op, Outcome};
 use crate::invariant::Invariant;
+use crate::probe::Probes;
 use crate::rng::SimRng;
 use crate::storage::Storage;
 use crate::time::{Duration, Time};
@@ -198,6 +199,7 @@ pub struct Context<'a, P: Protocol> {
     pub(crate) rng: &'a mut SimRng,
     pub(crate) storage: &'a mut Storage,
     pub(crate) effects: &'a mut Effects<P>,
+    pub(crate) probes: &'a mut Probes,
 }
 
 impl<P: Protocol> Context<'_, P> {
@@ -261,6 +263,15 @@ impl<P: Protocol> Context<'_, P> {
     /// This node's durable storage.
     pub fn storage(&mut self) -> &mut Storage {
         self.storage
+    }
+
+    /// Marks that this handler reached the rare path `name` (a coverage
+    /// probe, e.g. "leader-steps-down"); the run's report counts each
+    /// probe's hits and its first. It changes nothing in the run. A
+    /// protocol declares its probes in
+    /// [`Catalogued::PROBES`](crate::Catalogued::PROBES).
+    pub fn probe(&mut self, name: &'static str) {
+        self.probes.hit(name, self.now, self.id);
     }
 
     /// Reports the outcome of client operation `id` (clients only).

@@ -13,6 +13,7 @@ use crate::history::{History, Op, Outcome, Record, RecordType, Value};
 use crate::invariant::{ClusterView, Invariant};
 use crate::net::{DropReason, NetConfig, Network, Routing, Topology};
 use crate::node::{Client, Cluster, Context, Effects, Node, NodeId, OpId, Protocol, TimerId};
+use crate::probe::Probes;
 use crate::queue::Queue;
 use crate::rng::{Probability, Seed, SimRng, Stream};
 use crate::storage::Storage;
@@ -153,6 +154,8 @@ pub struct RunReport {
     pub schedule: FaultSchedule,
     /// Faults actually applied before the run ended.
     pub faults_applied: usize,
+    /// The coverage probes protocol code reached ([`Context::probe`]).
+    pub probes: Probes,
     /// The client history.
     #[serde(skip)]
     pub history: History,
@@ -374,6 +377,7 @@ impl<P: Protocol> SimBuilder<P> {
             history: History::new(),
             tracer: Tracer::new(self.trace),
             effects: Effects::new(),
+            probes: Probes::new(),
             invariants,
             stats: NetStats::default(),
             next_mid: 0,
@@ -447,6 +451,7 @@ pub struct Sim<P: Protocol> {
     history: History,
     tracer: Tracer,
     effects: Effects<P>,
+    probes: Probes,
     invariants: Vec<Box<dyn Invariant<P>>>,
     stats: NetStats,
     next_mid: u64,
@@ -796,6 +801,7 @@ impl<P: Protocol> Sim<P> {
             rng: &mut self.rngs[i],
             storage: &mut self.storages[i],
             effects: &mut self.effects,
+            probes: &mut self.probes,
         };
         let servers = &mut self.servers;
         let clients = &mut self.clients;
@@ -963,7 +969,8 @@ impl<P: Protocol> Sim<P> {
         self.end = Some(end);
     }
 
-    /// The report of the run so far; takes the history and trace out of the simulation.
+    /// The report of the run so far; takes the history and trace out of the
+    /// simulation (the probes, a few entries, stay).
     pub fn report(&mut self) -> RunReport {
         let trace = match self.tracer.finish() {
             Ok(trace) => trace,
@@ -984,6 +991,7 @@ impl<P: Protocol> Sim<P> {
             net: self.stats.clone(),
             schedule: self.schedule.clone(),
             faults_applied: self.faults_applied,
+            probes: self.probes.clone(),
             history: std::mem::take(&mut self.history),
             trace,
         }
@@ -1022,6 +1030,11 @@ impl<P: Protocol> Sim<P> {
     /// The history recorded so far.
     pub fn history(&self) -> &History {
         &self.history
+    }
+
+    /// The coverage probes reached so far.
+    pub fn probes(&self) -> &Probes {
+        &self.probes
     }
 
     /// The running trace hash.

@@ -16,6 +16,8 @@ struct Probe {
     sync_boots: bool,
     panic_on_ping: Option<u32>,
     flood: bool,
+    /// Marks coverage probes: "rebooted", "ping-received", "reply-received".
+    probes: bool,
 }
 
 #[derive(Clone, Debug, Hash, Serialize)]
@@ -41,6 +43,9 @@ impl Node<Probe> for ProbeServer {
     fn on_start(&mut self, ctx: &mut Context<'_, Probe>) {
         self.boots = ctx.storage().get::<u64>("boots").unwrap().unwrap_or(0) + 1;
         ctx.storage().put("boots", &self.boots);
+        if self.config.probes && self.boots > 1 {
+            ctx.probe("rebooted");
+        }
         if self.config.sync_boots {
             ctx.storage().sync();
         }
@@ -54,6 +59,9 @@ impl Node<Probe> for ProbeServer {
                     panic!("probe told to panic at {}", ctx.now());
                 }
                 self.pings.push((ctx.now(), from));
+                if self.config.probes {
+                    ctx.probe("ping-received");
+                }
             }
             Msg::Echo(n) => ctx.send(from, Msg::Reply(n)),
             Msg::Reply(_) => {}
@@ -75,6 +83,7 @@ impl Node<Probe> for ProbeServer {
 #[derive(Default)]
 struct EchoClient {
     pending: Option<OpId>,
+    probes: bool,
 }
 
 impl Client<Probe> for EchoClient {
@@ -85,6 +94,9 @@ impl Client<Probe> for EchoClient {
 
     fn on_message(&mut self, ctx: &mut Context<'_, Probe>, _from: NodeId, msg: Msg) {
         if let (Msg::Reply(n), Some(id)) = (msg, self.pending.take()) {
+            if self.probes {
+                ctx.probe("reply-received");
+            }
             ctx.complete(id, Outcome::Ok(Value::Int(n as i64)));
         }
     }
@@ -103,7 +115,7 @@ impl Protocol for Probe {
     }
 
     fn client(&self, _id: NodeId, _cluster: &Cluster) -> EchoClient {
-        EchoClient::default()
+        EchoClient { pending: None, probes: self.probes }
     }
 }
 
@@ -320,6 +332,27 @@ fn same_seed_same_hash_and_different_seeds_differ() {
 }
 
 #[test]
+fn probes_count_hits_with_the_first_time_and_node() {
+    let mut faults = FaultSchedule::new();
+    faults.push(ms(35), Fault::Crash { node: NodeId(2) });
+    faults.push(ms(52), Fault::Restart { node: NodeId(2) });
+    let probe = Probe { sync_boots: true, probes: true, ..Probe::default() };
+    let (sim, _) = run_probe(probe, 3, faults.clone(), ms(100));
+    let pings: usize = (0..3).map(|n| sim.server(NodeId(n)).unwrap().pings.len()).sum();
+    let probes = sim.probes();
+    let reboot = probes.get("rebooted").expect("n2 restarted");
+    assert_eq!((reboot.count, reboot.first, reboot.node), (1, ms(52), NodeId(2)));
+    // n2's record of the pings it had before its crash went with it; the probe's count did not.
+    assert!(probes.get("ping-received").unwrap().count > pings as u64);
+    assert_eq!(probes.get("reply-received"), None, "no clients, no replies");
+    let names: Vec<&str> = probes.hits().iter().map(|h| h.name).collect();
+    assert_eq!(names, ["ping-received", "rebooted"], "in order of first hit");
+    let (plain, _) = run_probe(Probe { sync_boots: true, ..Probe::default() }, 3, faults, ms(100));
+    assert_eq!(plain.trace_hash(), sim.trace_hash());
+    assert!(plain.probes().is_empty());
+}
+
+#[test]
 fn panicking_handler_ends_the_run_with_node_event_and_seed() {
     let probe = Probe { panic_on_ping: Some(2), ..Probe::default() };
     let mut sim = Sim::builder(probe, Seed(77)).servers(3).limits(limits(ms(100))).build().unwrap();
@@ -482,6 +515,10 @@ mod properties {
     }
 
     fn run(seed: u64, schedule: FaultSchedule) -> sim_core::RunReport {
+        run_with(Probe { sync_boots: true, ..Probe::default() }, seed, schedule)
+    }
+
+    fn run_with(probe: Probe, seed: u64, schedule: FaultSchedule) -> sim_core::RunReport {
         let ops = (0..3).map(|c| (0..20).map(|i| Op::new("echo", c * 100 + i)).collect()).collect();
         let pacing = Pacing {
             think: Latency::Uniform { min: Duration::ZERO, max: Duration::from_millis(20) },
@@ -494,7 +531,7 @@ mod properties {
             duplicate: Probability::ratio(1, 20),
             fifo: false,
         };
-        Sim::builder(Probe { sync_boots: true, ..Probe::default() }, Seed(seed))
+        Sim::builder(probe, Seed(seed))
             .servers(3)
             .clients(3, Script::new(ops))
             .pacing(pacing)
@@ -522,6 +559,22 @@ mod properties {
             prop_assert!(ops.iter().all(|op| op.complete_index.is_some()), "every operation completes");
             let invokes = first.history.records().iter().filter(|r| r.kind == RecordType::Invoke).count();
             prop_assert_eq!(invokes * 2, first.history.len());
+        }
+
+        /// Coverage probes observe and never act: the same seed and schedule
+        /// give the same trace with probes marked as without.
+        #[test]
+        fn probes_never_change_the_run(seed in any::<u64>(), schedule in schedule()) {
+            let plain = run(seed, schedule.clone());
+            let probed = run_with(Probe { sync_boots: true, probes: true, ..Probe::default() }, seed, schedule);
+            prop_assert_eq!(plain.trace_hash, probed.trace_hash);
+            prop_assert_eq!(&plain.history, &probed.history);
+            prop_assert!(plain.probes.is_empty());
+            // Every ok came from a reply; a reply to an operation already timed out is ignored.
+            let replies = probed.probes.get("reply-received").map_or(0, |hit| hit.count);
+            let kind = |k| probed.history.records().iter().filter(|r| r.kind == k).count() as u64;
+            prop_assert!(replies >= kind(RecordType::Ok), "replies={replies}");
+            prop_assert!(replies <= kind(RecordType::Ok) + kind(RecordType::Info), "replies={replies}");
         }
     }
 }

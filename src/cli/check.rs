@@ -115,10 +115,7 @@ fn check_delivery(
         super::out(&format!("{}\n", serde_json::to_string_pretty(&report)?))?;
     } else {
         let verdict = if report.is_valid() { "holds" } else { "VIOLATED" };
-        super::out(&format!(
-            "history    {path}\ndelivery   {guarantee} {verdict}: {}\n",
-            report.summary()
-        ))?;
+        super::out(&format!("history    {path}\ndelivery   {guarantee} {verdict}: {}\n", report.summary()))?;
     }
     Ok(if report.is_valid() { ExitCode::SUCCESS } else { ExitCode::from(EXIT_NOT_LINEARIZABLE) })
 }

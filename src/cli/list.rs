@@ -1,4 +1,5 @@
-//! `orrery list`: protocols with their parameters and planted bugs, models, scenarios.
+//! `orrery list`: protocols with their parameters, planted bugs and
+//! coverage probes, models, scenarios.
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -29,6 +30,10 @@ pub fn run(registry: &Registry, args: ListArgs) -> anyhow::Result<ExitCode> {
         }
         for (bug, effect) in &p.bugs {
             let _ = writeln!(out, "    bug {bug:<22} {effect}");
+        }
+        let width = p.probes.iter().map(|(probe, _)| probe.len()).max().unwrap_or(0).max(20);
+        for (probe, meaning) in p.probes {
+            let _ = writeln!(out, "    probe {probe:<width$} {meaning}");
         }
     }
     out.push_str("models\n");

@@ -81,6 +81,7 @@ pub fn run(registry: &Registry, args: RunArgs) -> anyhow::Result<ExitCode> {
             "outcome": outcome,
             "end": report.end,
             "net": report.net,
+            "probes": report.probes,
             "schedule": report.schedule,
         });
         super::out(&format!("{}\n", serde_json::to_string_pretty(&json)?))?;
@@ -92,6 +93,7 @@ pub fn run(registry: &Registry, args: RunArgs) -> anyhow::Result<ExitCode> {
             &report,
             &scenario.expect,
             &conclusion,
+            runner.probes(),
         ))?;
         if args.print_faults {
             super::out(&format!("\n# The faults of seed {seed}, to paste into a scenario file:\n\n"))?;
@@ -101,7 +103,37 @@ pub fn run(registry: &Registry, args: RunArgs) -> anyhow::Result<ExitCode> {
     Ok(conclusion.exit_code())
 }
 
-/// The human summary of one seed.
+/// The probes one seed reached, each with its count and first hit, then the
+/// declared probes it did not reach.
+fn probes(out: &mut String, report: &RunReport, declared: &[(&str, &str)]) {
+    use std::fmt::Write as _;
+    let hits = report.probes.hits();
+    if hits.is_empty() && declared.is_empty() {
+        return;
+    }
+    let width =
+        hits.iter().map(|h| h.name.len()).chain(declared.iter().map(|d| d.0.len())).max().unwrap_or(0);
+    if hits.is_empty() {
+        let _ = writeln!(out, "probes     none reached");
+    }
+    for (i, hit) in hits.iter().enumerate() {
+        let label = if i == 0 { "probes" } else { "" };
+        let mark = if declared.iter().any(|d| d.0 == hit.name) { "" } else { "  UNDECLARED" };
+        let times = format!("{} {}", hit.count, if hit.count == 1 { "time" } else { "times" });
+        let _ = writeln!(
+            out,
+            "{label:<10} {:<width$} {times:>12}, first at {} by {}{mark}",
+            hit.name, hit.first, hit.node
+        );
+    }
+    let unreached: Vec<&str> =
+        declared.iter().map(|d| d.0).filter(|name| report.probes.get(name).is_none()).collect();
+    if !unreached.is_empty() {
+        let _ = writeln!(out, "unreached  {}", unreached.join(", "));
+    }
+}
+
+/// The human summary of one seed; `declared` are the protocol's probes.
 pub fn summary(
     name: &str,
     path: &std::path::Path,
@@ -109,6 +141,7 @@ pub fn summary(
     report: &RunReport,
     expect: &Expect,
     conclusion: &Conclusion,
+    declared: &[(&str, &str)],
 ) -> String {
     use std::fmt::Write as _;
     let mut out = String::new();
@@ -133,6 +166,7 @@ pub fn summary(
         "faults     {}",
         if faults.is_empty() { "none".to_string() } else { faults.join(", ") }
     );
+    probes(&mut out, report, declared);
     let [ok, fail, info] = outcome.ops;
     let _ = writeln!(out, "operations ok {ok}, fail {fail}, info {info}");
     let _ = writeln!(out, "checks");

@@ -135,9 +135,15 @@ fn replay_detects_a_stale_hash() {
 fn list_shows_protocols_models_and_scenarios() {
     let out = orrery(&["list"]);
     assert_eq!(out.code, 0);
-    for expected in
-        ["protocols", "register", "bug skip-sync", "models", "cas-register", "scenarios/register-basic.toml"]
-    {
+    for expected in [
+        "protocols",
+        "register",
+        "bug skip-sync",
+        "probe dedup-cache-hit",
+        "models",
+        "cas-register",
+        "scenarios/register-basic.toml",
+    ] {
         assert!(out.stdout.contains(expected), "missing {expected:?} in:\n{}", out.stdout);
     }
 }

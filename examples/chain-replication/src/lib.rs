@@ -59,6 +59,12 @@
 //! not show yet: the register goes back in time, and the linearizability
 //! check fails. (Reads served *only* by the head would be linearizable: the
 //! head is a serialisation point too. It is the mix that breaks.)
+//!
+//! # Coverage probes
+//!
+//! The rare paths (a retried write answered by the tail, updates resent, a
+//! log replayed at restart, a client retry) are marked with `ctx.probe` and
+//! declared in [`probe::ALL`]; `sweep` says how many seeds reached each.
 
 use std::collections::BTreeMap;
 
@@ -263,6 +269,7 @@ impl Server {
         let newest = self.newest.get(&client).copied().unwrap_or(0);
         if self.is_tail() && update.req == newest {
             // A retry of a write already applied here: the first reply was lost.
+            ctx.probe(probe::TAIL_ANSWERS_RETRY);
             ctx.send(client, Msg::Written { req: update.req });
         } else if self.is_head() && update.req > newest {
             let first = self.applied() + 1;
@@ -289,6 +296,9 @@ impl Node<Chain> for Server {
         // was used, so the first missing (or unreadable) entry ends it.
         while let Ok(Some(update)) = ctx.storage().get::<Update>(&log_key(self.applied() + 1)) {
             self.apply(update);
+        }
+        if self.applied() > 0 {
+            ctx.probe(probe::LOG_REPLAYED);
         }
         ctx.set_timer(self.config.retransmit, Timer::Retransmit);
     }
@@ -317,6 +327,7 @@ impl Node<Chain> for Server {
         if let (Timer::Retransmit, Some(next)) = (&timer, self.successor())
             && self.acked < self.applied()
         {
+            ctx.probe(probe::RETRANSMITTED);
             let from = self.acked as usize;
             let updates = self.log[from..self.log.len().min(from + FORWARD_MAX)].to_vec();
             ctx.send(next, Msg::Forward { first: self.acked + 1, updates });
@@ -400,6 +411,7 @@ impl Client<Chain> for ChainClient {
     fn on_timer(&mut self, ctx: &mut Context<'_, Chain>, _id: TimerId, timer: Timer) {
         let Timer::Retry { req } = timer else { return };
         let Some(pending) = self.pending.as_mut().filter(|p| p.req == req) else { return };
+        ctx.probe(probe::CLIENT_RETRIED);
         pending.retry_to.iter().for_each(|&server| ctx.send(server, pending.msg.clone()));
         pending.timer = ctx.set_timer(self.config.retry, Timer::Retry { req });
     }
@@ -409,6 +421,26 @@ impl Client<Chain> for ChainClient {
             ctx.cancel_timer(pending.timer);
         }
     }
+}
+
+/// The rare paths chain replication marks with `ctx.probe`.
+pub mod probe {
+    /// The tail got a retry of a write it had applied: the first reply was lost.
+    pub const TAIL_ANSWERS_RETRY: &str = "tail-answers-retry";
+    /// A server resent updates its successor had not acknowledged.
+    pub const RETRANSMITTED: &str = "updates-retransmitted";
+    /// A restarted server rebuilt its log from storage.
+    pub const LOG_REPLAYED: &str = "restart-replays-log";
+    /// A client's request went unanswered and it sent it again.
+    pub const CLIENT_RETRIED: &str = "client-retried";
+
+    /// Every probe, with what reaching it means.
+    pub const ALL: &[(&str, &str)] = &[
+        (TAIL_ANSWERS_RETRY, "the tail got a retry of a write it had applied: the first reply was lost"),
+        (RETRANSMITTED, "a server resent updates its successor had not acknowledged"),
+        (LOG_REPLAYED, "a restarted server rebuilt its log from storage"),
+        (CLIENT_RETRIED, "a client's request went unanswered and it sent it again"),
+    ];
 }
 
 /// `chain-prefix`: each live server's log is a prefix of the log of the
@@ -472,6 +504,9 @@ impl Catalogued for Chain {
     const MODEL: Option<ModelKind> = Some(ModelKind::Register);
     /// Every kind but clock-jump: nothing here reads a clock.
     const FAULTS: &'static [NemesisKind] = &[Crash, Pause, Isolate, Split, Bridge, OneWay, Slow];
+    /// The rare paths the code marks with `ctx.probe`: a sweep reports how
+    /// many seeds reached each, and which none did.
+    const PROBES: &'static [(&'static str, &'static str)] = probe::ALL;
 
     fn validate(&self, setup: &Setup) -> Result<(), Invalid> {
         let periods = [("protocol.retransmit", self.retransmit), ("protocol.retry", self.retry)];

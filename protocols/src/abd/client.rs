@@ -11,7 +11,7 @@ use std::collections::BTreeSet;
 use sim_core::{Client, Context, Duration, NodeId, Op, OpId, Outcome, TimerId, Value};
 
 use super::message::{Msg, Stamped, Timer, Timestamp};
-use super::{Abd, Bug};
+use super::{Abd, Bug, probe};
 
 /// What the operation in progress is.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -38,6 +38,8 @@ struct Pending {
     answered: BTreeSet<NodeId>,
     /// The highest value seen by the query, then the value being stored.
     stamped: Stamped,
+    /// Whether the query's answers so far carried different timestamps.
+    disagreed: bool,
     backoff: Duration,
 }
 
@@ -78,15 +80,24 @@ impl AbdClient {
         if !pending.answered.insert(from) {
             return;
         }
+        pending.disagreed |= pending.answered.len() > 1 && stamped.ts != pending.stamped.ts;
         if stamped.ts > pending.stamped.ts {
             pending.stamped = stamped;
         }
         if pending.answered.len() < self.majority {
             return;
         }
+        if pending.kind == Kind::Read && pending.disagreed {
+            ctx.probe(probe::READ_DISAGREED);
+        }
         match pending.kind {
             Kind::Read if self.config.has(Bug::NoReadRepair) => self.finish(ctx),
-            Kind::Read => self.start_phase(ctx, Step::Store),
+            Kind::Read => {
+                if pending.disagreed {
+                    ctx.probe(probe::READ_REPAIRED);
+                }
+                self.start_phase(ctx, Step::Store)
+            }
             Kind::Write(value) => {
                 self.counter_used = self.counter_used.max(pending.stamped.ts.counter) + 1;
                 let ts = Timestamp { counter: self.counter_used, writer: self.id.0 };
@@ -157,6 +168,7 @@ impl Client<Abd> for AbdClient {
             phase: 0,
             answered: BTreeSet::new(),
             stamped: Stamped::default(),
+            disagreed: false,
             backoff: self.config.retry,
         };
         self.pending = Some(pending);
@@ -175,6 +187,7 @@ impl Client<Abd> for AbdClient {
         let Timer::Resend { phase } = timer;
         let retry_max = self.config.retry_max;
         let Some(pending) = self.pending.as_mut().filter(|p| p.phase == phase) else { return };
+        ctx.probe(probe::PHASE_RESENT);
         send_phase(ctx, pending);
         pending.backoff = (pending.backoff + pending.backoff).min(retry_max);
         ctx.set_timer(pending.backoff, Timer::Resend { phase });

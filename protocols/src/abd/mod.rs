@@ -55,6 +55,29 @@ sim_core::planted_bugs! {
     }
 }
 
+/// The rare paths ABD marks with `ctx.probe`.
+pub mod probe {
+    /// A read's majority answered with different timestamps.
+    pub const READ_DISAGREED: &str = "read-quorum-disagreed";
+    /// A read wrote back a value some of its majority lacked.
+    pub const READ_REPAIRED: &str = "read-repair-writes-back";
+    /// A server ignored a store older than the value it holds.
+    pub const STALE_STORE_IGNORED: &str = "stale-store-ignored";
+    /// A client resent a phase a majority had not answered in time.
+    pub const PHASE_RESENT: &str = "phase-resent";
+
+    /// Every probe, with what reaching it means.
+    pub const ALL: &[(&str, &str)] = &[
+        (
+            READ_DISAGREED,
+            "a read's majority answered with different timestamps: only repair keeps reads monotonic",
+        ),
+        (READ_REPAIRED, "a read wrote back a value part of its majority lacked (no-read-repair skips this)"),
+        (STALE_STORE_IGNORED, "a server ignored a store older than its value: a late write or repair"),
+        (PHASE_RESENT, "a client resent a phase a majority had not answered in time"),
+    ];
+}
+
 /// The ABD protocol's settings.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
@@ -112,6 +135,7 @@ impl sim_core::Catalogued for Abd {
     const SUMMARY: &'static str = "ABD quorum register: majority reads and writes with timestamps, no leader";
     type Bug = Bug;
     type Workload = AbdWorkload;
+    const PROBES: &'static [(&'static str, &'static str)] = probe::ALL;
     const MODEL: Option<ModelKind> = Some(ModelKind::Register);
 
     fn validate(&self, _setup: &sim_core::Setup) -> Result<(), Invalid> {

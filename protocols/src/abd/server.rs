@@ -4,8 +4,8 @@ use std::collections::BTreeMap;
 
 use sim_core::{Context, Node, NodeId, TimerId};
 
-use super::Abd;
 use super::message::{Msg, Stamped, Timer};
+use super::{Abd, probe};
 
 const PREFIX: &str = "abd/";
 
@@ -28,6 +28,9 @@ impl Server {
 
     /// Keeps `stamped` if newer, durably; returns whether it changed anything.
     fn store(&mut self, ctx: &mut Context<'_, Abd>, key: i64, stamped: Stamped) -> bool {
+        if stamped.ts < self.stamped(key).ts {
+            ctx.probe(probe::STALE_STORE_IGNORED);
+        }
         if stamped.ts <= self.stamped(key).ts {
             return false;
         }

@@ -22,7 +22,7 @@ use sim_core::{Context, NodeId, Time};
 use super::layout::Layout;
 use super::message::{Decision, Msg, Reads, Request, Timer, TxnId, Vote, Work};
 use super::tally::Tally;
-use super::{CommitBug, Settings, Variant};
+use super::{CommitBug, Settings, Variant, probe};
 
 /// A logged commit decision.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -118,6 +118,7 @@ impl Coordinator {
                 recovering: false,
                 logged: true,
             };
+            ctx.probe(probe::COORDINATOR_RECOVERS_COMMIT);
             c.txns.insert(record.txn, txn);
         }
         c
@@ -329,6 +330,7 @@ impl Coordinator {
     /// again and committed.
     fn presume_abort<V: Variant>(&mut self, ctx: &mut Context<'_, V>, txn: TxnId) -> Decision {
         assert!(self.decision_of(txn).is_none(), "txn={txn} is decided already");
+        ctx.probe(probe::PRESUMED_ABORT);
         log_abort(ctx, txn);
         self.finished.insert(txn, (Decision::Abort, (Decision::Abort, Vec::new())));
         Decision::Abort
@@ -369,6 +371,7 @@ impl Coordinator {
         }
         if !V::PAXOS {
             for txn in late {
+                ctx.probe(probe::VOTE_TIMEOUT_ABORT);
                 self.decide(ctx, txn, Decision::Abort);
             }
         }

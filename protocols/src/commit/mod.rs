@@ -87,6 +87,7 @@ mod coordinator;
 mod layout;
 mod message;
 mod participant;
+pub mod probe;
 mod recovery;
 mod server;
 mod tally;
@@ -243,6 +244,7 @@ impl Catalogued for TwoPc {
     type Bug = CommitBug;
     type Workload = BankWorkload;
     const MODEL: Option<ModelKind> = None;
+    const PROBES: &'static [(&'static str, &'static str)] = probe::TWO_PC;
 
     fn validate(&self, setup: &sim_core::Setup) -> Result<(), Invalid> {
         self.settings().validate(setup)
@@ -259,6 +261,7 @@ impl Catalogued for PaxosCommit {
     type Bug = CommitBug;
     type Workload = BankWorkload;
     const MODEL: Option<ModelKind> = None;
+    const PROBES: &'static [(&'static str, &'static str)] = probe::PAXOS_COMMIT;
 
     fn validate(&self, setup: &sim_core::Setup) -> Result<(), Invalid> {
         self.settings().validate(setup)

@@ -11,9 +11,9 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 use sim_core::{Context, NodeId, Time};
 
-use super::Variant;
 use super::layout::Layout;
 use super::message::{Decision, Msg, Reads, TxnId, Vote, Work};
+use super::{Variant, probe};
 
 /// A transaction this shard voted yes for and whose outcome it awaits.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -90,6 +90,9 @@ impl Participant {
             }
             p.prepared.insert(prepared.txn, prepared);
         }
+        if !p.prepared.is_empty() {
+            ctx.probe(probe::PARTICIPANT_RECOVERS_PREPARED);
+        }
         p
     }
 
@@ -119,6 +122,7 @@ impl Participant {
         participants: Vec<NodeId>,
     ) {
         if let Some(applied) = self.outcomes.get(&txn) {
+            ctx.probe(probe::LATE_PREPARE_REFUSED);
             ctx.send(coordinator, Msg::Decide { txn, decision: applied.decision });
             return;
         }
@@ -226,6 +230,7 @@ impl Participant {
             if now.since(p.asked_at) < after {
                 continue;
             }
+            ctx.probe(probe::PARTICIPANT_IN_DOUBT);
             p.asked_at = now;
             p.asked += 1;
             if V::PAXOS {

@@ -14,10 +14,10 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use sim_core::{Context, Duration, NodeId, Time};
 
-use super::Variant;
 use super::layout::Layout;
 use super::message::{Decision, Msg, TxnId, Vote};
 use super::tally::Tally;
+use super::{Variant, probe};
 
 #[derive(Clone, Debug)]
 struct Run {
@@ -86,6 +86,7 @@ impl Recovery {
 
     /// Phase 1 with a fresh ballot.
     fn begin_ballot<V: Variant>(&mut self, ctx: &mut Context<'_, V>, txn: TxnId) {
+        ctx.probe(probe::RECOVERY_BALLOT);
         let count = self.layout.coordinators.len() as u64;
         let index = self.layout.coordinators.iter().position(|&c| c == ctx.id()).unwrap_or(0) as u64;
         let seen = self.seen.get(&txn).copied().unwrap_or(0);

@@ -6,7 +6,7 @@ use std::collections::{BTreeMap, VecDeque};
 use sim_core::{Context, Duration, NodeId, Time};
 
 use super::metrics::{BalancerLog, Forward, HealthChange};
-use super::{Bug, Detector, DetectorKind, LoadBalancer, Msg, Picker, Timer};
+use super::{Bug, Detector, DetectorKind, LoadBalancer, Msg, Picker, Timer, probe};
 
 /// A request a client sent, as the balancer remembers it.
 #[derive(Clone, Copy, Debug)]
@@ -171,6 +171,7 @@ impl Balancer {
         let restarted = self.health[i].incarnation.is_some_and(|known| known != incarnation);
         self.health[i].incarnation = Some(incarnation);
         if restarted {
+            ctx.probe(probe::RESTART_SEEN);
             // Its jobs died with the old incarnation: send them elsewhere.
             self.redispatch(ctx, i);
         }
@@ -184,6 +185,9 @@ impl Balancer {
     }
 
     fn admit(&mut self, ctx: &mut Context<'_, LoadBalancer>, i: usize) {
+        if self.health[i].ejected_once {
+            ctx.probe(probe::READMITTED);
+        }
         self.health[i].admitted = true;
         self.health[i].detector.reset();
         self.log.health.push(HealthChange { at: ctx.now(), backend: self.backends[i], admitted: true });
@@ -193,6 +197,7 @@ impl Balancer {
     }
 
     fn eject(&mut self, ctx: &mut Context<'_, LoadBalancer>, i: usize) {
+        ctx.probe(probe::EJECTS);
         self.health[i].admitted = false;
         self.health[i].ejected_once = true;
         self.log.health.push(HealthChange { at: ctx.now(), backend: self.backends[i], admitted: false });
@@ -214,6 +219,9 @@ impl Balancer {
             self.backends[i],
             self.outstanding[i]
         );
+        if !requests.is_empty() {
+            ctx.probe(probe::REDISPATCHED);
+        }
         for request in requests {
             self.dispatch(ctx, request);
         }

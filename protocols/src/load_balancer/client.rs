@@ -3,7 +3,7 @@
 
 use sim_core::{Client, Context, Duration, NodeId, Op, OpId, Outcome, TimerId, Value};
 
-use super::{LoadBalancer, Msg, Timer};
+use super::{LoadBalancer, Msg, Timer, probe};
 
 /// A load-balancer client.
 #[derive(Debug)]
@@ -78,6 +78,7 @@ impl Client<LoadBalancer> for LbClient {
         let Timer::Retry { req } = timer else { return };
         let Some(pending) = self.pending.filter(|p| p.req == req) else { return };
         // Late: this balancer may be down. Move to the next one and stay there.
+        ctx.probe(probe::CLIENT_FAILS_OVER);
         self.current = (self.current + 1) % self.balancers.len();
         self.failovers += 1;
         self.send(ctx, pending.op, pending.req, pending.key);

@@ -66,6 +66,7 @@ pub mod detector;
 mod judge;
 mod message;
 mod metrics;
+pub mod probe;
 mod strategy;
 mod timeline;
 mod workload;
@@ -277,6 +278,7 @@ impl Catalogued for LoadBalancer {
     type Bug = Bug;
     type Workload = RequestWorkload;
     const MODEL: Option<ModelKind> = None;
+    const PROBES: &'static [(&'static str, &'static str)] = probe::ALL;
 
     fn validate(&self, setup: &Setup) -> Result<(), Invalid> {
         Invalid::periods(&[

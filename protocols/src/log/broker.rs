@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 use sim_core::{Context, NodeId, Time};
 
 use super::message::{Acks, Msg, PartitionState, Record};
-use super::{Log, LogBug};
+use super::{Log, LogBug, probe};
 
 /// A send waiting for the high watermark to pass its offset.
 #[derive(Clone, Debug)]
@@ -269,6 +269,7 @@ impl Broker {
         if to >= replica.end() {
             return;
         }
+        ctx.probe(probe::FOLLOWER_TRUNCATED);
         ctx.storage().delete_from(&format!("log/{p}/"), &log_key(p, to));
         ctx.storage().sync();
         replica.log.truncate(to as usize);
@@ -294,7 +295,10 @@ impl Broker {
         };
         let known = if idempotent { replica.find(record.producer, record.seq) } else { None };
         let offset = match known {
-            Some(offset) => offset,
+            Some(offset) => {
+                ctx.probe(probe::DUPLICATE_SUPPRESSED);
+                offset
+            }
             None => {
                 record.epoch = replica.state.epoch;
                 let offset = replica.end();

@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 use sim_core::{Client, Context, NodeId, Op, OpId, Outcome, TimerId, Value};
 
 use super::message::{Msg, PartitionState, Record, Timer};
-use super::{Log, LogBug};
+use super::{Log, LogBug, probe};
 
 /// A send in progress: retried until acknowledged, out of attempts, or timed out.
 #[derive(Clone, Debug)]
@@ -156,6 +156,7 @@ impl LogClient {
             ctx.complete(s.op, outcome);
             return;
         }
+        ctx.probe(probe::PRODUCER_RETRIED);
         self.next_req += 1;
         s.req = self.next_req;
         // The planted bug: a retry is a new message to the leader, so it cannot recognise it.
@@ -263,6 +264,7 @@ impl LogClient {
         let now = ctx.clock();
         let lapsed = self.membership.as_ref().is_none_or(|m| now.since(m.heard) > self.config.member_session);
         if p.crash || lapsed {
+            ctx.probe(probe::BATCH_DROPPED);
             self.membership = None;
             let why = if p.crash { "consumer crashed while processing" } else { "consumer session lapsed" };
             ctx.complete(p.op, Outcome::Fail(why.into()));

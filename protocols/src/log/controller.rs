@@ -6,7 +6,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use sim_core::{Context, NodeId, Time};
 
 use super::message::{Msg, PartitionState};
-use super::{Log, LogBug};
+use super::{Log, LogBug, probe};
 
 /// The group's durable part: its generation and each partition's committed offset.
 #[derive(Clone, Debug, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
@@ -103,13 +103,29 @@ impl Controller {
         if !expired.is_empty() {
             self.group.generation += 1;
         }
-        let changed = self.elect(None);
+        let changed = self.elect_probed(ctx, None);
         if changed || !expired.is_empty() {
             self.persist(ctx);
         }
         if changed {
             self.broadcast(ctx);
         }
+    }
+
+    /// [`Controller::elect`], marking the probes its changes reach.
+    fn elect_probed(&mut self, ctx: &mut Context<'_, Log>, bounced: Option<NodeId>) -> bool {
+        let before = self.partitions.clone();
+        let changed = self.elect(bounced);
+        let alive = |id: &NodeId| self.alive.contains_key(id);
+        for (old, new) in before.iter().zip(&self.partitions) {
+            if old.leader.is_some() && new.leader.is_some() && old.leader != new.leader {
+                ctx.probe(probe::PARTITION_FAILOVER);
+            }
+            if !old.isr.iter().any(alive) && !self.alive.is_empty() {
+                ctx.probe(probe::ISR_ALL_DOWN);
+            }
+        }
+        changed
     }
 
     /// Elects a leader for every partition whose leader is not alive (or is
@@ -162,7 +178,7 @@ impl Controller {
     pub fn on_broker_heartbeat(&mut self, ctx: &mut Context<'_, Log>, from: NodeId, restarted: bool) {
         self.alive.insert(from, ctx.clock());
         // A partition left without a leader may now have one; a restarted leader is replaced.
-        let changed = self.elect(restarted.then_some(from));
+        let changed = self.elect_probed(ctx, restarted.then_some(from));
         if changed {
             self.persist(ctx);
             self.broadcast(ctx);

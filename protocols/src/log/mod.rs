@@ -75,6 +75,7 @@ mod client;
 mod controller;
 pub mod invariants;
 mod message;
+pub mod probe;
 mod server;
 mod workload;
 
@@ -208,6 +209,7 @@ impl Catalogued for Log {
     type Bug = LogBug;
     type Workload = LogWorkload;
     const MODEL: Option<ModelKind> = None;
+    const PROBES: &'static [(&'static str, &'static str)] = probe::ALL;
 
     fn validate(&self, _setup: &sim_core::Setup) -> Result<(), Invalid> {
         Invalid::periods(&[

@@ -70,6 +70,35 @@ sim_core::planted_bugs! {
     }
 }
 
+/// The rare paths primary-backup marks with `ctx.probe`.
+pub mod probe {
+    /// A server became primary of an epoch after the first.
+    pub const FAILOVER: &str = "failover";
+    /// A backup refused state from a primary of an older epoch.
+    pub const STALE_PRIMARY_FENCED: &str = "stale-primary-fenced";
+    /// A primary became a backup.
+    pub const PRIMARY_STEPS_DOWN: &str = "primary-steps-down";
+    /// A primary stepped down with replies held for replication.
+    pub const HELD_REPLIES_DROPPED: &str = "held-replies-dropped";
+    /// A retried request was answered from the session table, not applied again.
+    pub const SESSION_REPLAYED: &str = "session-replayed";
+
+    /// Every probe, with what reaching it means.
+    pub const ALL: &[(&str, &str)] = &[
+        (
+            FAILOVER,
+            "a server became primary of an epoch after the first (async-replication loses writes here)",
+        ),
+        (
+            STALE_PRIMARY_FENCED,
+            "a backup refused state from an older epoch's primary (no-fencing accepts it)",
+        ),
+        (PRIMARY_STEPS_DOWN, "a primary lost its quorum or saw a newer epoch and became a backup"),
+        (HELD_REPLIES_DROPPED, "a primary stepped down holding replies: their requests end as info"),
+        (SESSION_REPLAYED, "a retried request was answered from the session table, not applied twice"),
+    ];
+}
+
 /// The primary-backup protocol's settings.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
@@ -151,6 +180,7 @@ impl sim_core::Catalogued for PrimaryBackup {
         "primary-backup replication with heartbeats, majority-elected epochs and fencing";
     type Bug = Bug;
     type Workload = sim_core::RegisterWorkload;
+    const PROBES: &'static [(&'static str, &'static str)] = probe::ALL;
 
     fn validate(&self, _setup: &sim_core::Setup) -> Result<(), sim_core::Invalid> {
         use sim_core::Invalid;

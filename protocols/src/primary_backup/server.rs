@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 use sim_core::{Context, Duration, Node, NodeId, Time, TimerId};
 
 use super::message::{Answer, Command, Msg, Snapshot, Timer, Version};
-use super::{Bug, PrimaryBackup};
+use super::{Bug, PrimaryBackup, probe};
 
 const PROMISED: &str = "pb/promised";
 const ACCEPTED: &str = "pb/accepted";
@@ -132,6 +132,12 @@ impl Server {
     fn step_down(&mut self, ctx: &mut Context<'_, PrimaryBackup>, primary: Option<NodeId>) {
         // Held replies are dropped, not failed: their requests may still take effect,
         // and clients retry them safely thanks to the session table.
+        if let Role::Primary(leading) = &self.role {
+            ctx.probe(probe::PRIMARY_STEPS_DOWN);
+            if !leading.waiting.is_empty() {
+                ctx.probe(probe::HELD_REPLIES_DROPPED);
+            }
+        }
         self.role = Role::Backup { primary };
         self.reset_deadline(ctx);
     }
@@ -194,6 +200,9 @@ impl Server {
     }
 
     fn become_primary(&mut self, ctx: &mut Context<'_, PrimaryBackup>, epoch: u64, snapshot: Snapshot) {
+        if epoch > 1 {
+            ctx.probe(probe::FAILOVER);
+        }
         self.version = Version { epoch, seq: 1 };
         self.snapshot = snapshot;
         self.persist(ctx);
@@ -250,6 +259,7 @@ impl Server {
     ) {
         let (epoch, version, snapshot) = state;
         if self.fenced() && epoch < self.promised {
+            ctx.probe(probe::STALE_PRIMARY_FENCED);
             ctx.send(from, Msg::Nack { promised: self.promised });
             return;
         }
@@ -335,7 +345,10 @@ impl Server {
         };
         let answer = match self.snapshot.sessions.get(&client.0) {
             Some(&(last, _)) if req < last => return, // a stale duplicate
-            Some(&(last, answer)) if req == last => answer,
+            Some(&(last, answer)) if req == last => {
+                ctx.probe(probe::SESSION_REPLAYED);
+                answer
+            }
             _ => self.apply(client, req, &op),
         };
         // Every request, reads included, gets a new version and waits for a

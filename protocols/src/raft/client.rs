@@ -126,6 +126,7 @@ impl Client<Raft> for RaftClient {
             p.redirects = 0;
             p.timer = timer;
         }
+        ctx.probe(super::probe::CLIENT_RETRIED);
         self.leader = (self.leader + 1) % self.servers.len();
         self.send(ctx);
     }

@@ -92,6 +92,42 @@ sim_core::planted_bugs! {
     }
 }
 
+/// The rare paths Raft marks with `ctx.probe`: a sweep that reaches none of
+/// a bug's paths cannot find that bug.
+pub mod probe {
+    /// A leader saw a higher term and became a follower.
+    pub const LEADER_STEPS_DOWN: &str = "leader-steps-down";
+    /// A restarted server granted a vote in the term it recovered from storage.
+    pub const VOTE_AFTER_RESTART: &str = "vote-granted-after-restart";
+    /// A leader's commit index moved past entries of earlier terms.
+    pub const EARLIER_TERM_COMMITTED: &str = "entry-from-earlier-term-committed";
+    /// A follower dropped a conflicting suffix of its log.
+    pub const LOG_TRUNCATED: &str = "log-truncated";
+    /// A leader stepped down with reads waiting for their confirmation.
+    pub const READS_ABANDONED: &str = "reads-abandoned-at-step-down";
+    /// A restarted server cut a torn entry off its log.
+    pub const TORN_LOG_REPAIRED: &str = "torn-log-repaired";
+    /// A client's request went unanswered and it tried the next server.
+    pub const CLIENT_RETRIED: &str = "client-retried";
+
+    /// Every probe, with what reaching it means.
+    pub const ALL: &[(&str, &str)] = &[
+        (LEADER_STEPS_DOWN, "a leader saw a higher term and became a follower"),
+        (
+            VOTE_AFTER_RESTART,
+            "a restarted server granted a vote in the term it recovered (vote-without-persist votes twice here)",
+        ),
+        (
+            EARLIER_TERM_COMMITTED,
+            "a leader's commit index passed entries of earlier terms (figure-8 commits them by counting replicas)",
+        ),
+        (LOG_TRUNCATED, "a follower dropped a conflicting suffix of its log"),
+        (READS_ABANDONED, "a deposed leader held unconfirmed reads (stale-read would have answered them)"),
+        (TORN_LOG_REPAIRED, "a restarted server cut a torn entry off its log"),
+        (CLIENT_RETRIED, "a client's request went unanswered and it tried the next server"),
+    ];
+}
+
 /// Raft's settings, as a scenario file's `[protocol]` table.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
@@ -167,6 +203,7 @@ impl sim_core::Catalogued for Raft {
     const SUMMARY: &'static str = "Raft consensus replicating a key-value store of cas registers";
     type Bug = RaftBug;
     type Workload = sim_core::RegisterWorkload;
+    const PROBES: &'static [(&'static str, &'static str)] = probe::ALL;
 
     fn validate(&self, _setup: &sim_core::Setup) -> Result<(), sim_core::Invalid> {
         use sim_core::Invalid;

@@ -7,7 +7,7 @@ use sim_core::{Cluster, Context, Duration, Node, NodeId, Time, TimerId};
 use super::log::{Entry, Log, Meta};
 use super::machine::{Answer, Machine};
 use super::message::{Cmd, Msg, Timer};
-use super::{Raft, RaftBug, ReadMode};
+use super::{Raft, RaftBug, ReadMode, probe};
 use crate::register::Command;
 
 type Ctx<'a, 'b> = &'a mut Context<'b, Raft>;
@@ -56,6 +56,8 @@ pub struct Server {
     peers: Vec<NodeId>,
     majority: usize,
     boot: Time,
+    /// The term read from storage at a restart (not at the first start).
+    restart_term: Option<u64>,
     term: u64,
     voted_for: Option<NodeId>,
     log: Log,
@@ -81,6 +83,7 @@ impl Server {
             peers: cluster.servers().iter().copied().filter(|&s| s != id).collect(),
             majority: cluster.majority(),
             boot: Time::ZERO,
+            restart_term: None,
             term: 0,
             voted_for: None,
             log: Log::default(),
@@ -171,12 +174,18 @@ impl Server {
         self.voted_for = None;
         self.persist_meta(ctx);
         self.leader = None;
+        if self.role == Role::Leader {
+            ctx.probe(probe::LEADER_STEPS_DOWN);
+        }
         if self.role != Role::Follower {
             self.become_follower(ctx);
         }
     }
 
     fn become_follower(&mut self, ctx: Ctx) {
+        if !self.leading.reads.is_empty() {
+            ctx.probe(probe::READS_ABANDONED);
+        }
         self.role = Role::Follower;
         self.votes.clear();
         self.leading = LeaderState::default();
@@ -233,6 +242,9 @@ impl Server {
         let free = self.voted_for.is_none_or(|v| v == from);
         let granted = term == self.term && free && up_to_date;
         if granted {
+            if self.restart_term == Some(term) {
+                ctx.probe(probe::VOTE_AFTER_RESTART);
+            }
             self.voted_for = Some(from);
             // The planted bug forgets the vote at the next crash.
             if !self.config.has(RaftBug::VoteWithoutPersist) {
@@ -302,7 +314,10 @@ impl Server {
             index += 1;
             match self.log.term_at(index) {
                 Some(t) if t == entry.term => continue,
-                Some(_) => self.log.truncate_from(ctx.storage(), index),
+                Some(_) => {
+                    ctx.probe(probe::LOG_TRUNCATED);
+                    self.log.truncate_from(ctx.storage(), index);
+                }
                 None => {}
             }
             self.log.append(ctx.storage(), entry);
@@ -382,6 +397,10 @@ impl Server {
     fn commit_to(&mut self, ctx: Ctx, index: u64) {
         if index <= self.commit_index {
             return;
+        }
+        let earlier = self.log.term_at(self.commit_index + 1).is_some_and(|t| t < self.term);
+        if self.role == Role::Leader && earlier {
+            ctx.probe(probe::EARLIER_TERM_COMMITTED);
         }
         self.commit_index = index;
         self.apply(ctx);
@@ -492,7 +511,11 @@ impl Server {
         self.log = log;
         self.term = meta.term;
         self.voted_for = meta.voted_for;
+        if self.boot > Time::ZERO {
+            self.restart_term = Some(self.term);
+        }
         if repaired {
+            ctx.probe(probe::TORN_LOG_REPAIRED);
             ctx.storage().sync();
         }
     }

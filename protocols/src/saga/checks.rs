@@ -253,7 +253,7 @@ pub fn isolation(report: &RunReport) -> Judgement {
 mod tests {
     use super::*;
     use crate::saga::{Phase, StepState};
-    use sim_core::{FaultSchedule, History, NetStats, RunEnd, Seed};
+    use sim_core::{FaultSchedule, History, NetStats, Probes, RunEnd, Seed};
 
     const SAGA: SagaId = SagaId { client: 9, seq: 1 };
     const TRANSFER: Transfer = Transfer { from: 0, to: 1, amount: 5 };
@@ -268,6 +268,7 @@ mod tests {
             net: NetStats::default(),
             schedule: FaultSchedule::new(),
             faults_applied: 0,
+            probes: Probes::new(),
             history: History::new(),
             trace: None,
         }

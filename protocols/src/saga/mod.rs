@@ -63,6 +63,7 @@ pub mod checks;
 mod client;
 mod message;
 mod orchestrator;
+pub mod probe;
 mod server;
 mod shard;
 
@@ -153,6 +154,7 @@ impl Catalogued for Saga {
     type Bug = SagaBug;
     type Workload = crate::commit::BankWorkload;
     const MODEL: Option<ModelKind> = None;
+    const PROBES: &'static [(&'static str, &'static str)] = probe::ALL;
 
     fn validate(&self, setup: &sim_core::Setup) -> Result<(), sim_core::Invalid> {
         use sim_core::Invalid;

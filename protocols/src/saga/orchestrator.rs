@@ -12,6 +12,7 @@ use serde::{Deserialize, Serialize};
 use sim_core::{Context, Duration, NodeId, Protocol, Time};
 
 use super::message::{Ending, Msg, SagaId, Step, StepState, Transfer};
+use super::probe;
 use crate::commit::Layout;
 
 /// Where a saga stands.
@@ -79,6 +80,9 @@ impl Orchestrator {
             for (_, record) in ctx.storage().scan::<SagaRecord>("saga/").unwrap_or_default() {
                 sagas.insert(record.saga, record);
             }
+        }
+        if sagas.values().any(|r| r.ending().is_none()) {
+            ctx.probe(probe::ORCHESTRATOR_RESUMES);
         }
         Orchestrator { sagas, layout, deadline, log }
     }
@@ -184,6 +188,7 @@ impl Orchestrator {
                     continue;
                 }
             };
+            ctx.probe(probe::COMPENSATION_STARTS);
             self.enter(ctx, SagaRecord { phase: Phase::Compensating(undo), ..record });
         }
     }

@@ -11,6 +11,7 @@ use serde::{Deserialize, Serialize};
 use sim_core::{Context, NodeId, Protocol};
 
 use super::message::{Msg, SagaId, Step, StepState};
+use super::probe;
 
 /// What a shard knows of one step: the request id is `(saga, step)`.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -123,6 +124,11 @@ impl Shard {
         request: StepRecord,
     ) {
         let known = self.steps.get(&(request.saga, request.step)).cloned();
+        match known.as_ref().map(|r| r.state) {
+            None => ctx.probe(probe::UNDO_BEFORE_DO),
+            Some(StepState::Undone) => ctx.probe(probe::COMPENSATION_RETRIED),
+            Some(_) => {}
+        }
         let record = match known {
             None => StepRecord { orchestrator: from, state: StepState::Cancelled, ..request },
             Some(r)

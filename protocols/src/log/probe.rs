@@ -1,0 +1,33 @@
+//! The rare paths the log marks with `ctx.probe`.
+
+/// An idempotent leader found a retried send already in its log.
+pub const DUPLICATE_SUPPRESSED: &str = "duplicate-suppressed";
+/// A producer's send went unanswered and it sent again.
+pub const PRODUCER_RETRIED: &str = "producer-retried";
+/// A consumer crashed or lost its session mid-batch and dropped the batch.
+pub const BATCH_DROPPED: &str = "consumer-drops-batch";
+/// A follower's log diverged from its leader's and lost a suffix.
+pub const FOLLOWER_TRUNCATED: &str = "follower-log-truncated";
+/// A partition's leader moved to another broker.
+pub const PARTITION_FAILOVER: &str = "partition-failover";
+/// Every in-sync replica of a partition was down while other brokers were alive.
+pub const ISR_ALL_DOWN: &str = "isr-all-down";
+
+/// Every probe, with what reaching it means.
+pub const ALL: &[(&str, &str)] = &[
+    (
+        DUPLICATE_SUPPRESSED,
+        "an idempotent leader found a retried send in its log (retry-duplicates appends it again)",
+    ),
+    (PRODUCER_RETRIED, "a producer's send went unanswered and it sent again"),
+    (
+        BATCH_DROPPED,
+        "a consumer dropped a batch mid-process: it is redelivered (commit-before-process loses it)",
+    ),
+    (FOLLOWER_TRUNCATED, "a follower's log diverged from its leader's and lost a suffix"),
+    (
+        PARTITION_FAILOVER,
+        "a partition's leader moved to another broker (acks-leader-only loses records here)",
+    ),
+    (ISR_ALL_DOWN, "no in-sync replica was alive but others were (unclean-election elects one of them)"),
+];
