@@ -84,6 +84,7 @@ mod node;
 pub mod rng;
 mod sim;
 mod storage;
+mod swarm;
 pub mod time;
 mod trace;
 mod workload;
@@ -101,6 +102,7 @@ pub use node::{Client, Cluster, Context, Node, NodeId, OpId, Payload, Protocol, 
 pub use rng::{Probability, Seed, SimRng, Stream};
 pub use sim::{Limits, NetStats, RunEnd, RunReport, Sim, SimBuilder};
 pub use storage::{CrashDamage, Storage, StorageError};
+pub use swarm::{SwarmBounds, SwarmConfig};
 pub use time::{Duration, DurationError, Time};
 pub use trace::{TraceEvent, TraceHasher, TraceSink, Tracer};
 pub use workload::{Pacing, RegisterMix, RegisterWorkload, Script, Workload};
