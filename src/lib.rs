@@ -17,6 +17,8 @@
 //!   it ([`SeedOutcome`], one [`Judgement`] per check).
 //! - [`sweep`]: many seeds on all cores, shards, merging, and the failure
 //!   table; [`Expect`] says what a scenario must show.
+//! - [`swarm`]: swarm mode, where each seed draws its own fault
+//!   configuration, and that draw written back as plain settings.
 //! - [`shrink`]: a failing seed down to the smallest scenario file that
 //!   fails the same way.
 //! - [`picture`]: a seed replayed and drawn as one offline HTML page.
@@ -49,6 +51,7 @@ pub mod scenario;
 pub mod shrink;
 pub mod strategy;
 pub mod sweep;
+pub mod swarm;
 pub mod testing;
 
 pub use expect::{Conclusion, Expect};
