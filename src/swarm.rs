@@ -180,3 +180,80 @@ pub fn describe(config: &SwarmConfig) -> String {
         config.torn_writes.as_f64() * 100.0,
     )
 }
+
+#[cfg(test)]
+mod tests {
+    use std::path::Path;
+
+    use sim_core::TraceSink;
+
+    use super::*;
+    use crate::Registry;
+
+    const RAFT: &str = "scenarios/swarm/raft.toml";
+
+    #[test]
+    fn a_swarm_seed_replays_exactly_as_the_plain_scenario_it_prints() {
+        let registry = Registry::builtin();
+        let text = Scenario::read(Path::new(RAFT)).unwrap();
+        let (_, runner) = registry.parse(&text, Path::new(RAFT)).unwrap();
+        let mut configs = Vec::new();
+        for seed in 0..6 {
+            let (outcome, _) = runner.run(seed, TraceSink::Hash).unwrap();
+            let config = outcome.swarm.clone().expect("a swarm seed reports its draw");
+            let plain = plain_text(&text, &config).unwrap();
+            let (scenario, plain_runner) = registry.parse(&plain, Path::new("plain.toml")).unwrap();
+            assert!(scenario.swarm().is_none(), "seed={seed}: the plain scenario is not in swarm mode");
+            let (replayed, _) = plain_runner.run(seed, TraceSink::Hash).unwrap();
+            assert_eq!(replayed.trace_hash, outcome.trace_hash, "seed={seed}\n{plain}");
+            assert_eq!(replayed.faults, outcome.faults, "seed={seed}");
+            configs.push(config);
+        }
+        configs.dedup();
+        assert_eq!(configs.len(), 6, "every seed drew its own configuration");
+    }
+
+    #[test]
+    fn printed_probabilities_are_short_and_exact() {
+        let p = Probability::from_f64(0.0123);
+        assert_eq!(short(p), 0.0123);
+        assert_eq!(Probability::from_f64(short(p)), p);
+        let odd = Probability::ratio(1, 3);
+        assert_eq!(Probability::from_f64(short(odd)), odd);
+    }
+
+    #[test]
+    fn the_swarm_flag_turns_any_scenario_into_a_swarm() {
+        let registry = Registry::builtin();
+        let path = Path::new("scenarios/raft-nemesis.toml");
+        let text = swarm_text(&Scenario::read(path).unwrap()).unwrap();
+        let (scenario, runner) = registry.parse(&text, path).unwrap();
+        assert!(scenario.swarm().is_some());
+        let (outcome, _) = runner.run(1, TraceSink::Hash).unwrap();
+        let kinds = &outcome.swarm.expect("drawn").nemesis.kinds;
+        let listed = &scenario.nemesis.as_ref().unwrap().kinds;
+        assert!(kinds.iter().all(|k| listed.contains(k)), "the file's kinds bound the draw: {kinds:?}");
+        let mut bare = Scenario::parse("name = \"x\"\nexpect = \"pass\"\n[protocol]\nname = \"raft\"\n", path).unwrap();
+        bare.enable_swarm();
+        assert_eq!(bare.swarm_kinds(&NemesisKind::ALL), NemesisKind::ALL.to_vec(), "no [nemesis]: every kind");
+    }
+
+    fn error(swarm: &str) -> crate::ScenarioError {
+        let text = format!("name = \"x\"\nexpect = \"pass\"\n[protocol]\nname = \"raft\"\n\n{swarm}");
+        Scenario::parse(&text, Path::new("s.toml")).unwrap_err()
+    }
+
+    #[test]
+    fn a_malformed_swarm_key_is_a_located_error() {
+        let e = error("[nemesis.swarm]\nduration_min = \"1ms\"\nduraton_max = \"1s\"\n");
+        assert_eq!((e.line, e.field.as_deref()), (Some(8), Some("nemesis.swarm.duraton_max")), "{e}");
+        assert!(e.message.contains("did you mean `duration_max`?"), "{e}");
+        let e = error("[nemesis.swarm]\ninterval_min = \"3s\"\n");
+        assert_eq!((e.line, e.field.as_deref()), (Some(7), Some("nemesis.swarm.interval_min")), "{e}");
+        assert!(e.message.contains("above its maximum"), "{e}");
+        let e = error("[nemesis]\nswarm = 3\n");
+        assert_eq!((e.line, e.field.as_deref()), (Some(7), Some("nemesis.swarm")), "{e}");
+        let e = error("[nemesis]\nkinds = [\"crash\", \"split\"]\nweights = [1]\n");
+        assert_eq!((e.line, e.field.as_deref()), (Some(8), Some("nemesis.weights")), "{e}");
+    }
+}

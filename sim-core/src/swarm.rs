@@ -240,6 +240,48 @@ mod tests {
         assert!((150..350).contains(&quiet), "loss is off about half the time: {quiet}");
     }
 
+    proptest::proptest! {
+        #[test]
+        fn narrowed_bounds_narrow_every_draw(
+            seed in 0u64..1_000_000,
+            servers in 1usize..8,
+            durations in (1u64..5_000, 1u64..5_000),
+            intervals in (0u64..5_000, 0u64..5_000),
+            latencies in (1u64..50_000, 1u64..50_000),
+            crash_max in 0usize..8,
+            loss_bp in 0u64..2_000,
+            slow_factor_max in 2u64..500,
+        ) {
+            let ms = Duration::from_millis;
+            let us = Duration::from_micros;
+            let bounds = SwarmBounds {
+                duration_min: ms(durations.0.min(durations.1)),
+                duration_max: ms(durations.0.max(durations.1)),
+                interval_min: ms(intervals.0.min(intervals.1)),
+                interval_max: ms(intervals.0.max(intervals.1)),
+                latency_min: us(latencies.0.min(latencies.1)),
+                latency_max: us(latencies.0.max(latencies.1)),
+                crash_max,
+                loss_max: Probability::from_f64(loss_bp as f64 / 10_000.0),
+                slow_factor_max,
+                ..SwarmBounds::default()
+            };
+            bounds.validate().unwrap();
+            let kinds = [NemesisKind::Crash, NemesisKind::Split, NemesisKind::Slow];
+            let c = bounds.draw(Seed(seed), &kinds, servers, &base());
+            let n = &c.nemesis;
+            proptest::prop_assert!((bounds.duration_min..=bounds.duration_max).contains(&n.duration));
+            proptest::prop_assert!((bounds.interval_min..=bounds.interval_max).contains(&n.interval));
+            let Latency::Uniform { min, max } = c.latency else { panic!("uniform latency") };
+            proptest::prop_assert!(bounds.latency_min <= min && min <= max && max <= bounds.latency_max);
+            let crash_bound = if crash_max == 0 { servers } else { crash_max.min(servers) };
+            proptest::prop_assert!(n.crash_max >= 1 && n.crash_max <= crash_bound.max(1));
+            proptest::prop_assert!(c.loss <= bounds.loss_max);
+            proptest::prop_assert!((2..=slow_factor_max).contains(&n.slow_factor));
+            proptest::prop_assert!(!n.kinds.is_empty() && n.kinds.iter().all(|k| kinds.contains(k)));
+        }
+    }
+
     #[test]
     fn bad_bounds_name_their_field() {
         let bounds = SwarmBounds { duration_min: Duration::from_secs(3), ..SwarmBounds::default() };
