@@ -220,11 +220,19 @@ pub const KEYS: &[Key] = &[
     ),
     key(
         "nemesis",
+        "lanes",
+        "integer, 1..16",
+        Some("1"),
+        "",
+        "Independent sequences of episodes run at once, so episodes of different lanes overlap (a server down while others crash and restart); 1 means episodes never overlap.",
+    ),
+    key(
+        "nemesis",
         "swarm",
         "boolean or table",
         Some("false"),
         "",
-        "Swarm mode (also `--swarm` on run, sweep, replay and shrink): each seed draws from its own stream which of `kinds` are on, their weights, `interval`, `duration`, `crash_max`, `split_groups_max`, `slow_factor`, `clock_jump_max`, and the network's latency, loss and duplication and the storage's torn writes, replacing those settings; `start` and `stop` stay. A `[nemesis.swarm]` table of bounds turns it on and narrows the draws. `orrery run --print-faults` prints what a seed drew as plain settings.",
+        "Swarm mode (also `--swarm` on run, sweep, replay and shrink): each seed draws from its own stream which of `kinds` are on, their weights, `interval`, `duration`, `crash_max`, `split_groups_max`, `slow_factor`, `clock_jump_max`, `lanes`, and the network's latency, loss and duplication and the storage's torn writes, replacing those settings; `start` and `stop` stay. A `[nemesis.swarm]` table of bounds turns it on and narrows the draws. `orrery run --print-faults` prints what a seed drew as plain settings.",
     ),
     key("nemesis.swarm", "interval_min", "duration", Some("\"10ms\""), "", "Shortest mean quiet time between episodes (drawn log-uniformly up to `interval_max`)."),
     key("nemesis.swarm", "interval_max", "duration", Some("\"2s\""), "", "Longest mean quiet time between episodes."),
@@ -238,6 +246,7 @@ pub const KEYS: &[Key] = &[
     key("nemesis.swarm", "duplicate_max", "probability", Some("0.05"), "", "Highest message duplication, drawn like loss."),
     key("nemesis.swarm", "latency_min", "duration", Some("\"100us\""), "", "Lowest one-way latency: a seed's latency is uniform between two log-uniform draws from these bounds."),
     key("nemesis.swarm", "latency_max", "duration", Some("\"20ms\""), "", "Highest one-way latency."),
+    key("nemesis.swarm", "lanes_max", "integer, 1..16", Some("3"), "", "Most lanes of overlapping episodes a seed draws (uniformly from 1)."),
     key("nemesis.swarm", "torn_writes_max", "probability", Some("0.5"), "", "Highest chance a crash tears the last unsynced write, drawn like loss."),
     key(
         "storage",

@@ -486,6 +486,9 @@ pub struct NemesisSpec {
     /// Most groups a split episode makes (2: a majority and a minority).
     #[serde(default = "default_split_groups_max")]
     pub split_groups_max: usize,
+    /// Independent lanes of episodes that run at once (1: no overlap).
+    #[serde(default = "default_lanes")]
+    pub lanes: usize,
     /// Swarm mode: `true` (default bounds) or a `[nemesis.swarm]` table of
     /// bounds; each seed then draws every setting above but `kinds`,
     /// `start` and `stop` itself, and the network's and storage's noise.
@@ -507,9 +510,14 @@ impl Default for NemesisSpec {
             slow_factor: default_factor(),
             clock_jump_max: default_clock_jump_max(),
             split_groups_max: default_split_groups_max(),
+            lanes: default_lanes(),
             swarm: None,
         }
     }
+}
+
+fn default_lanes() -> usize {
+    1
 }
 
 fn default_split_groups_max() -> usize {
@@ -893,6 +901,11 @@ impl Scenario {
                 "nemesis.split_groups_max",
                 format!("`split_groups_max` must be between 1 and {SERVERS_MAX}, not {}", n.split_groups_max),
             )?;
+            check(
+                (1..=16).contains(&n.lanes),
+                "nemesis.lanes",
+                format!("`lanes` must be between 1 and 16, not {}", n.lanes),
+            )?;
             if let Some(bounds) = &n.swarm {
                 bounds.validate().map_err(|(field, message)| (format!("nemesis.swarm.{field}"), message))?;
             }
@@ -931,6 +944,7 @@ impl Scenario {
             nemesis.clock_jump_max = n.clock_jump_max;
             nemesis.weights = n.weights.clone();
             nemesis.split_groups_max = n.split_groups_max;
+            nemesis.lanes = n.lanes;
             nemesis
         })
     }

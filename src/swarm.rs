@@ -88,6 +88,7 @@ pub fn plain_tables(config: &SwarmConfig, fifo: bool) -> toml::Table {
     nemesis.insert("split_groups_max".into(), integer(n.split_groups_max as u64));
     nemesis.insert("slow_factor".into(), integer(n.slow_factor));
     nemesis.insert("clock_jump_max".into(), duration(n.clock_jump_max));
+    nemesis.insert("lanes".into(), integer(n.lanes as u64));
     let mut tables = toml::Table::new();
     tables.insert("network".into(), toml::Value::Table(network));
     tables.insert("storage".into(), toml::Value::Table(storage));
@@ -163,8 +164,9 @@ pub fn describe(config: &SwarmConfig) -> String {
     let n = &config.nemesis;
     let kinds: Vec<String> = n.kinds.iter().zip(&n.weights).map(|(k, w)| format!("{k}x{w}")).collect();
     format!(
-        "{}; every {} for {}, crash up to {}, split into up to {}, slow x{}, clock jumps to {}; latency {}, loss {:.2}%, duplicate {:.2}%, torn writes {:.2}%",
+        "{}; {} lane(s), every {} for {}, crash up to {}, split into up to {}, slow x{}, clock jumps to {}; latency {}, loss {:.2}%, duplicate {:.2}%, torn writes {:.2}%",
         kinds.join(" "),
+        n.lanes,
         n.interval,
         n.duration,
         n.crash_max,

@@ -363,6 +363,15 @@ pub struct Nemesis {
     /// per episode (all servers as singletons, say: nobody has a quorum).
     #[serde(default = "default_split_groups")]
     pub split_groups_max: usize,
+    /// Independent sequences of episodes drawn one after another and run at
+    /// once, so that episodes of different lanes may overlap (a node down
+    /// while others crash and restart). 1: episodes never overlap.
+    #[serde(default = "default_lanes")]
+    pub lanes: usize,
+}
+
+fn default_lanes() -> usize {
+    1
 }
 
 fn default_split_groups() -> usize {
@@ -400,6 +409,7 @@ impl Nemesis {
             slow_factor: default_slow_factor(),
             clock_jump_max: default_clock_jump(),
             split_groups_max: default_split_groups(),
+            lanes: default_lanes(),
         }
     }
 
@@ -444,7 +454,19 @@ impl Nemesis {
         if self.kinds.is_empty() || servers.is_empty() {
             return drawn;
         }
-        let (mut now, mut weight) = (self.start, 0);
+        let mut weight = 0;
+        for _lane in 0..self.lanes.max(1) {
+            self.draw_lane(servers, rng, horizon, &mut drawn, &mut weight);
+            if drawn.cut_short {
+                break;
+            }
+        }
+        drawn
+    }
+
+    /// One lane: episodes one after another from `start`, added to `drawn`.
+    fn draw_lane(&self, servers: &[NodeId], rng: &mut SimRng, horizon: Time, drawn: &mut Drawn, weight: &mut usize) {
+        let mut now = self.start;
         let half = self.duration.as_nanos() / 2;
         loop {
             now += gap(self.interval, rng);
@@ -452,15 +474,15 @@ impl Nemesis {
                 Duration::from_nanos(rng.between(half, self.duration.as_nanos().saturating_add(half)));
             let end = now + length;
             if end >= self.stop || now >= horizon {
-                return drawn;
+                return;
             }
-            if drawn.episodes == Nemesis::EPISODES_MAX || weight > Nemesis::WEIGHT_MAX {
+            if drawn.episodes == Nemesis::EPISODES_MAX || *weight > Nemesis::WEIGHT_MAX {
                 drawn.cut_short = true;
-                return drawn;
+                return;
             }
             let kind = self.pick_kind(rng);
             for (at, fault) in self.episode(kind, servers, now, end, rng) {
-                weight += 1 + fault.nodes().len();
+                *weight += 1 + fault.nodes().len();
                 drawn.schedule.push(at, fault);
             }
             drawn.episodes += 1;

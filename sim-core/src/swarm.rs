@@ -6,7 +6,7 @@
 //! TigerBeetle's VOPR) lets every seed choose its own: which fault kinds are
 //! on, their weights, how often episodes come and how long they last (from
 //! millisecond flickers to outages of seconds), how many servers a crash
-//! takes, how many groups a split makes, how slow a slow link is, how far a
+//! takes, how many groups a split makes, how many lanes of episodes overlap, how slow a slow link is, how far a
 //! clock jumps, and how noisy the network is. Many seeds then cover many
 //! mixes, and some mix is harsh in the way a given bug needs.
 //!
@@ -53,6 +53,8 @@ pub struct SwarmBounds {
     pub latency_max: Duration,
     /// Highest chance a crash tears the last unsynced write.
     pub torn_writes_max: Probability,
+    /// Most lanes of overlapping episodes a seed may draw (from 1).
+    pub lanes_max: usize,
 }
 
 impl Default for SwarmBounds {
@@ -71,6 +73,7 @@ impl Default for SwarmBounds {
             latency_min: Duration::from_micros(100),
             latency_max: Duration::from_millis(20),
             torn_writes_max: Probability::from_f64(0.5),
+            lanes_max: 3,
         }
     }
 }
@@ -118,6 +121,9 @@ impl SwarmBounds {
         if !(2..=1_000_000).contains(&self.slow_factor_max) {
             return Err(("slow_factor_max", format!("must be between 2 and 1000000, not {}", self.slow_factor_max)));
         }
+        if !(1..=16).contains(&self.lanes_max) {
+            return Err(("lanes_max", format!("must be between 1 and 16, not {}", self.lanes_max)));
+        }
         if self.clock_jump_max < Duration::from_millis(1) || self.clock_jump_max > crate::HORIZON_MAX {
             return Err(("clock_jump_max", format!("must be between 1ms and {}", crate::HORIZON_MAX)));
         }
@@ -144,6 +150,7 @@ impl SwarmBounds {
         let torn_writes = noise(self.torn_writes_max, rng);
         let a = log_uniform(self.latency_min, self.latency_max, rng);
         let b = log_uniform(self.latency_min, self.latency_max, rng);
+        let lanes = rng.between(1, self.lanes_max.max(1) as u64) as usize;
         let nemesis = Nemesis {
             kinds: chosen,
             weights,
@@ -155,6 +162,7 @@ impl SwarmBounds {
             slow_factor,
             clock_jump_max,
             split_groups_max,
+            lanes,
         };
         SwarmConfig { nemesis, latency: Latency::Uniform { min: a.min(b), max: a.max(b) }, loss, duplicate, torn_writes }
     }
