@@ -55,7 +55,9 @@ fn main() {
     let only: Vec<&str> = value("--only").map(|l| l.split(',').collect()).unwrap_or_default();
     let registry = Registry::builtin();
     println!("Seeds 0..{seeds} of each scenario with one planted bug switched on, on {jobs} jobs.\n");
-    println!("| protocol | bug | (a) swarm: first | (a) per 1000 | (b) nemesis: first | (b) per 1000 | (b) scenario |");
+    println!(
+        "| protocol | bug | (a) swarm: first | (a) per 1000 | (b) nemesis: first | (b) per 1000 | (b) scenario |"
+    );
     println!("|---|---|---:|---:|---:|---:|---|");
     for entry in registry.entries() {
         let swarm_file = PathBuf::from(format!("scenarios/swarm/{}.toml", entry.name));
@@ -86,6 +88,7 @@ fn hunt(registry: &Registry, file: &Path, bug: &str, seeds: u64, jobs: usize) ->
     let (_, runner) = registry.parse(&planted, file).unwrap_or_else(|e| panic!("{e}"));
     let options = sweep::Options { jobs, progress: false, ..sweep::Options::default() };
     let swept = sweep::run(runner.as_ref(), Seeds::range(0..seeds), &options);
-    let failing: Vec<u64> = swept.outcomes.iter().filter(|o| o.status == Status::Fail).map(|o| o.seed).collect();
+    let failing: Vec<u64> =
+        swept.outcomes.iter().filter(|o| o.status == Status::Fail).map(|o| o.seed).collect();
     Found { first: failing.first().copied(), failures: failing.len(), seeds: swept.outcomes.len() }
 }

@@ -50,8 +50,8 @@ mod runner;
 pub mod scenario;
 pub mod shrink;
 pub mod strategy;
-pub mod sweep;
 pub mod swarm;
+pub mod sweep;
 pub mod testing;
 
 pub use expect::{Conclusion, Expect};

@@ -138,7 +138,11 @@ pub(crate) fn bind<P: Catalogued>(scenario: &Scenario, text: &str) -> Result<Box
         return Err(scenario.error_at(
             text,
             "nemesis.kinds",
-            format!("no kind of {} fits {} servers: swarm mode has nothing to draw", P::NAME, scenario.cluster.servers),
+            format!(
+                "no kind of {} fits {} servers: swarm mode has nothing to draw",
+                P::NAME,
+                scenario.cluster.servers
+            ),
         ));
     }
     Ok(Box::new(Typed { protocol, workload, scenario: scenario.clone(), model, swarm_kinds }))

@@ -887,15 +887,27 @@ impl Scenario {
             if let Some(kind) = n.kinds.iter().find(|&&k| c.servers < k.servers_min()) {
                 return Err((
                     "nemesis.kinds".into(),
-                    format!("{kind} needs at least {} servers; the cluster has {}", kind.servers_min(), c.servers),
+                    format!(
+                        "{kind} needs at least {} servers; the cluster has {}",
+                        kind.servers_min(),
+                        c.servers
+                    ),
                 ));
             }
             check(
                 n.weights.is_empty() || n.weights.len() == n.kinds.len(),
                 "nemesis.weights",
-                format!("{} weights for {} kinds: give one per kind, in order, or none", n.weights.len(), n.kinds.len()),
+                format!(
+                    "{} weights for {} kinds: give one per kind, in order, or none",
+                    n.weights.len(),
+                    n.kinds.len()
+                ),
             )?;
-            check(!n.weights.contains(&0), "nemesis.weights", "a weight is 0: leave the kind out instead".into())?;
+            check(
+                !n.weights.contains(&0),
+                "nemesis.weights",
+                "a weight is 0: leave the kind out instead".into(),
+            )?;
             check(
                 (1..=SERVERS_MAX).contains(&n.split_groups_max),
                 "nemesis.split_groups_max",

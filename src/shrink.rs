@@ -189,7 +189,9 @@ pub fn shrink_text(
         applied.push(entry.at, entry.fault.clone());
     }
     let plain = match &outcome.swarm {
-        Some(config) => crate::swarm::plain_text(text, config).map_err(|message| ShrinkError::Run { seed, message })?,
+        Some(config) => {
+            crate::swarm::plain_text(text, config).map_err(|message| ShrinkError::Run { seed, message })?
+        }
         None => text.to_string(),
     };
     if let Ok(explicit) = with_schedule(&plain, &applied, seed).map(|t| toml::from_str::<toml::Table>(&t))

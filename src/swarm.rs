@@ -54,7 +54,12 @@ impl Scenario {
         };
         if let (Some(bounds), Some(base)) = (self.swarm(), &faults.nemesis) {
             let drawn = bounds.draw(Seed(seed), kinds, self.cluster.servers, base);
-            faults.net = NetConfig { latency: drawn.latency.clone(), loss: drawn.loss, duplicate: drawn.duplicate, ..faults.net };
+            faults.net = NetConfig {
+                latency: drawn.latency.clone(),
+                loss: drawn.loss,
+                duplicate: drawn.duplicate,
+                ..faults.net
+            };
             faults.nemesis = Some(drawn.nemesis.clone());
             faults.torn_writes = drawn.torn_writes;
             faults.swarm = Some(drawn);
@@ -79,7 +84,10 @@ pub fn plain_tables(config: &SwarmConfig, fifo: bool) -> toml::Table {
     let mut nemesis = toml::Table::new();
     let kinds = n.kinds.iter().map(|k| toml::Value::String(k.name().into())).collect();
     nemesis.insert("kinds".into(), toml::Value::Array(kinds));
-    nemesis.insert("weights".into(), toml::Value::Array(n.weights.iter().map(|&w| toml::Value::Integer(w.into())).collect()));
+    nemesis.insert(
+        "weights".into(),
+        toml::Value::Array(n.weights.iter().map(|&w| toml::Value::Integer(w.into())).collect()),
+    );
     nemesis.insert("interval".into(), duration(n.interval));
     nemesis.insert("duration".into(), duration(n.duration));
     nemesis.insert("start".into(), duration(n.start.since(sim_core::Time::ZERO)));
@@ -132,7 +140,8 @@ pub fn plain_toml(config: &SwarmConfig, fifo: bool) -> String {
 /// are kept.
 pub fn plain_text(text: &str, config: &SwarmConfig) -> Result<String, String> {
     let mut table: toml::Table = toml::from_str(text).map_err(|e| e.message().to_string())?;
-    let fifo = table.get("network").and_then(|n| n.get("fifo")).and_then(toml::Value::as_bool).unwrap_or(false);
+    let fifo =
+        table.get("network").and_then(|n| n.get("fifo")).and_then(toml::Value::as_bool).unwrap_or(false);
     for (name, plain) in plain_tables(config, fifo) {
         let toml::Value::Table(plain) = plain else { unreachable!("plain_tables holds tables") };
         match (name.as_str(), table.get_mut(&name)) {
@@ -235,9 +244,14 @@ mod tests {
         let kinds = &outcome.swarm.expect("drawn").nemesis.kinds;
         let listed = &scenario.nemesis.as_ref().unwrap().kinds;
         assert!(kinds.iter().all(|k| listed.contains(k)), "the file's kinds bound the draw: {kinds:?}");
-        let mut bare = Scenario::parse("name = \"x\"\nexpect = \"pass\"\n[protocol]\nname = \"raft\"\n", path).unwrap();
+        let mut bare =
+            Scenario::parse("name = \"x\"\nexpect = \"pass\"\n[protocol]\nname = \"raft\"\n", path).unwrap();
         bare.enable_swarm();
-        assert_eq!(bare.swarm_kinds(&NemesisKind::ALL), NemesisKind::ALL.to_vec(), "no [nemesis]: every kind");
+        assert_eq!(
+            bare.swarm_kinds(&NemesisKind::ALL),
+            NemesisKind::ALL.to_vec(),
+            "no [nemesis]: every kind"
+        );
     }
 
     fn error(swarm: &str) -> crate::ScenarioError {

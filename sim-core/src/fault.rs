@@ -465,7 +465,14 @@ impl Nemesis {
     }
 
     /// One lane: episodes one after another from `start`, added to `drawn`.
-    fn draw_lane(&self, servers: &[NodeId], rng: &mut SimRng, horizon: Time, drawn: &mut Drawn, weight: &mut usize) {
+    fn draw_lane(
+        &self,
+        servers: &[NodeId],
+        rng: &mut SimRng,
+        horizon: Time,
+        drawn: &mut Drawn,
+        weight: &mut usize,
+    ) {
         let mut now = self.start;
         let half = self.duration.as_nanos() / 2;
         loop {

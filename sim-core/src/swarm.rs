@@ -116,10 +116,16 @@ impl SwarmBounds {
             return Err(("duration_min", "an episode lasts at least 1ms".into()));
         }
         if self.interval_max > crate::HORIZON_MAX || self.duration_max > crate::HORIZON_MAX {
-            return Err(("duration_max", format!("intervals and durations are at most {}", crate::HORIZON_MAX)));
+            return Err((
+                "duration_max",
+                format!("intervals and durations are at most {}", crate::HORIZON_MAX),
+            ));
         }
         if !(2..=1_000_000).contains(&self.slow_factor_max) {
-            return Err(("slow_factor_max", format!("must be between 2 and 1000000, not {}", self.slow_factor_max)));
+            return Err((
+                "slow_factor_max",
+                format!("must be between 2 and 1000000, not {}", self.slow_factor_max),
+            ));
         }
         if !(1..=16).contains(&self.lanes_max) {
             return Err(("lanes_max", format!("must be between 1 and 16, not {}", self.lanes_max)));
@@ -164,7 +170,13 @@ impl SwarmBounds {
             split_groups_max,
             lanes,
         };
-        SwarmConfig { nemesis, latency: Latency::Uniform { min: a.min(b), max: a.max(b) }, loss, duplicate, torn_writes }
+        SwarmConfig {
+            nemesis,
+            latency: Latency::Uniform { min: a.min(b), max: a.max(b) },
+            loss,
+            duplicate,
+            torn_writes,
+        }
     }
 }
 
@@ -211,7 +223,12 @@ mod tests {
     use crate::time::Time;
 
     fn base() -> Nemesis {
-        Nemesis::new(NemesisKind::ALL.to_vec(), Duration::from_secs(1), Duration::from_secs(1), Time::from_nanos(4_000_000_000))
+        Nemesis::new(
+            NemesisKind::ALL.to_vec(),
+            Duration::from_secs(1),
+            Duration::from_secs(1),
+            Time::from_nanos(4_000_000_000),
+        )
     }
 
     #[test]
@@ -219,7 +236,8 @@ mod tests {
         let bounds = SwarmBounds::default();
         let draw = |seed| bounds.draw(Seed(seed), &NemesisKind::ALL, 5, &base());
         assert_eq!(draw(3), draw(3));
-        let distinct: std::collections::BTreeSet<String> = (0..50).map(|s| format!("{:?}", draw(s))).collect();
+        let distinct: std::collections::BTreeSet<String> =
+            (0..50).map(|s| format!("{:?}", draw(s))).collect();
         assert_eq!(distinct.len(), 50, "every seed draws its own configuration");
         let kind_sets: std::collections::BTreeSet<Vec<NemesisKind>> =
             (0..200).map(|s| draw(s).nemesis.kinds).collect();
@@ -229,7 +247,8 @@ mod tests {
     #[test]
     fn draws_stay_within_bounds_and_span_flickers_to_outages() {
         let bounds = SwarmBounds::default();
-        let configs: Vec<SwarmConfig> = (0..500).map(|s| bounds.draw(Seed(s), &NemesisKind::ALL, 5, &base())).collect();
+        let configs: Vec<SwarmConfig> =
+            (0..500).map(|s| bounds.draw(Seed(s), &NemesisKind::ALL, 5, &base())).collect();
         for c in &configs {
             let n = &c.nemesis;
             assert!(!n.kinds.is_empty());

@@ -103,7 +103,9 @@ pub fn run(registry: &Registry, args: RunArgs) -> anyhow::Result<ExitCode> {
                 ))?;
                 super::out(&crate::swarm::plain_toml(config, scenario.network.fifo))?;
             }
-            super::out(&format!("\n# The faults of seed {seed}, to paste into a scenario file (without [nemesis]):\n\n"))?;
+            super::out(&format!(
+                "\n# The faults of seed {seed}, to paste into a scenario file (without [nemesis]):\n\n"
+            ))?;
             super::out(&crate::scenario::schedule_toml(&report.schedule))?;
         }
     }
