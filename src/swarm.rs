@@ -225,6 +225,24 @@ mod tests {
     }
 
     #[test]
+    fn a_swarm_seed_shrinks_to_a_plain_scenario_that_fails_the_same_way() {
+        let registry = Registry::builtin();
+        let text = Scenario::read(Path::new(RAFT))
+            .unwrap()
+            .replace("read_mode = \"log\"", "read_mode = \"log\"\nbugs = [\"stale-read\"]");
+        let (_, runner) = registry.parse(&text, Path::new(RAFT)).unwrap();
+        let seed = (0..50).find(|&s| runner.run(s, TraceSink::Hash).unwrap().0.status == crate::Status::Fail);
+        let seed = seed.expect("stale-read fails within 50 swarm seeds");
+        let options = crate::shrink::Options { runs_max: 40, jobs: 1, ..crate::shrink::Options::default() };
+        let shrunk = crate::shrink::shrink_text(&registry, Path::new(RAFT), &text, seed, &options).unwrap();
+        let (scenario, plain) = registry.parse(&shrunk.text, Path::new("shrunk.toml")).unwrap();
+        assert!(scenario.swarm().is_none() && scenario.nemesis.is_none(), "{}", shrunk.text);
+        let (outcome, _) = plain.run(shrunk.seed, TraceSink::Hash).unwrap();
+        assert_eq!(outcome.signature.as_deref(), Some(shrunk.signature.as_str()), "{}", shrunk.text);
+        assert!(shrunk.after.faults <= shrunk.before.faults);
+    }
+
+    #[test]
     fn printed_probabilities_are_short_and_exact() {
         let p = Probability::from_f64(0.0123);
         assert_eq!(short(p), 0.0123);
