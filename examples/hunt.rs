@@ -4,7 +4,7 @@
 //! nemesis scenario, both with the bug switched on and nothing else changed.
 //!
 //! ```text
-//! cargo run --release --example hunt [-- --seeds 1000] [--jobs N] [--only bug,bug]
+//! cargo run --release --example hunt [-- --seeds 1000] [--jobs N] [--only bug,bug] [--protocols p,q]
 //! ```
 //!
 //! For each it prints the first failing seed and the failures per 1,000
@@ -53,21 +53,30 @@ fn main() {
     let seeds: u64 = value("--seeds").map_or(1000, |n| n.parse().expect("--seeds N"));
     let jobs = value("--jobs").map_or_else(sweep::default_jobs, |n| n.parse().expect("--jobs N"));
     let only: Vec<&str> = value("--only").map(|l| l.split(',').collect()).unwrap_or_default();
+    let protocols: Vec<&str> = value("--protocols").map(|l| l.split(',').collect()).unwrap_or_default();
     let registry = Registry::builtin();
     println!("Seeds 0..{seeds} of each scenario with one planted bug switched on, on {jobs} jobs.\n");
     println!(
         "| protocol | bug | (a) swarm: first | (a) per 1000 | (b) nemesis: first | (b) per 1000 | (b) scenario |"
     );
     println!("|---|---|---:|---:|---:|---:|---|");
-    for entry in registry.entries() {
+    for entry in registry.entries().filter(|e| protocols.is_empty() || protocols.contains(&e.name)) {
         let swarm_file = PathBuf::from(format!("scenarios/swarm/{}.toml", entry.name));
         let generic_file = PathBuf::from(generic(entry.name));
         for (bug, _) in &entry.bugs {
             if !only.is_empty() && !only.contains(bug) {
                 continue;
             }
-            let a = hunt(&registry, &swarm_file, bug, seeds, jobs);
-            let b = hunt(&registry, &generic_file, bug, seeds, jobs);
+            let (a, b) = match (
+                hunt(&registry, &swarm_file, bug, seeds, jobs),
+                hunt(&registry, &generic_file, bug, seeds, jobs),
+            ) {
+                (Ok(a), Ok(b)) => (a, b),
+                (Err(why), _) | (_, Err(why)) => {
+                    println!("| {} | {bug} | does not apply: {why} | | | | |", entry.name);
+                    continue;
+                }
+            };
             let ((a_first, a_rate), (b_first, b_rate)) = (a.cells(), b.cells());
             println!(
                 "| {} | {bug} | {a_first} | {a_rate} | {b_first} | {b_rate} | {} |",
@@ -78,17 +87,18 @@ fn main() {
     }
 }
 
-/// Sweeps `file` with `bug` planted over seeds `0..seeds`.
-fn hunt(registry: &Registry, file: &Path, bug: &str, seeds: u64, jobs: usize) -> Found {
+/// Sweeps `file` with `bug` planted over seeds `0..seeds`; an error if the
+/// protocol refuses the bug (a bug of a shared enum that it cannot have).
+fn hunt(registry: &Registry, file: &Path, bug: &str, seeds: u64, jobs: usize) -> Result<Found, String> {
     let text = std::fs::read_to_string(file).unwrap_or_else(|e| panic!("{}: {e}", file.display()));
     let mut table: toml::Table = toml::from_str(&text).expect("a scenario is TOML");
     let protocol = table.get_mut("protocol").and_then(toml::Value::as_table_mut).expect("[protocol]");
     protocol.insert("bugs".into(), toml::Value::Array(vec![toml::Value::String(bug.into())]));
     let planted = toml::to_string(&table).expect("TOML");
-    let (_, runner) = registry.parse(&planted, file).unwrap_or_else(|e| panic!("{e}"));
+    let (_, runner) = registry.parse(&planted, file).map_err(|e| e.message)?;
     let options = sweep::Options { jobs, progress: false, ..sweep::Options::default() };
     let swept = sweep::run(runner.as_ref(), Seeds::range(0..seeds), &options);
     let failing: Vec<u64> =
         swept.outcomes.iter().filter(|o| o.status == Status::Fail).map(|o| o.seed).collect();
-    Found { first: failing.first().copied(), failures: failing.len(), seeds: swept.outcomes.len() }
+    Ok(Found { first: failing.first().copied(), failures: failing.len(), seeds: swept.outcomes.len() })
 }
