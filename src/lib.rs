@@ -20,6 +20,8 @@
 //!   which of the protocol's declared probes its seeds reached.
 //! - [`shard`]: which shard of a sweep this process runs, typed or read
 //!   from a batch engine's environment (Kubernetes, Slurm, a CI matrix).
+//! - [`swarm`]: swarm mode, where each seed draws its own fault
+//!   configuration, and that draw written back as plain settings.
 //! - [`shrink`]: a failing seed down to the smallest scenario file that
 //!   fails the same way.
 //! - [`picture`]: a seed replayed and drawn as one offline HTML page.
@@ -53,6 +55,7 @@ pub mod scenario;
 pub mod shard;
 pub mod shrink;
 pub mod strategy;
+pub mod swarm;
 pub mod sweep;
 pub mod testing;
 

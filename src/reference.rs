@@ -150,8 +150,16 @@ pub const KEYS: &[Key] = &[
         "kinds",
         "array of kinds",
         None,
-        "required",
-        "Kinds of trouble to draw from: crash, pause, isolate, split, bridge, one-way, slow, clock-jump.",
+        "required, except in swarm mode (every kind the protocol allows)",
+        "Kinds of trouble to draw from: crash, pause, isolate, split, bridge, one-way, slow, clock-jump. In swarm mode, the kinds each seed draws a non-empty subset of.",
+    ),
+    key(
+        "nemesis",
+        "weights",
+        "array of integers, 1.., one per kind",
+        Some("[]"),
+        "",
+        "Relative weight of each of `kinds`, in the same order; empty means equal.",
     ),
     key(
         "nemesis",
@@ -201,6 +209,135 @@ pub const KEYS: &[Key] = &[
         Some("\"1s\""),
         "",
         "Largest clock jump of a clock-jump episode, either way.",
+    ),
+    key(
+        "nemesis",
+        "split_groups_max",
+        "integer, 1..",
+        Some("2"),
+        "",
+        "Most groups a split episode cuts the servers into: 2 is always a majority and a minority; more draws 2 up to this many groups per episode (as many as servers: nobody has a quorum).",
+    ),
+    key(
+        "nemesis",
+        "lanes",
+        "integer, 1..16",
+        Some("1"),
+        "",
+        "Independent sequences of episodes run at once, so episodes of different lanes overlap (a server down while others crash and restart); 1 means episodes never overlap.",
+    ),
+    key(
+        "nemesis",
+        "swarm",
+        "boolean or table",
+        Some("false"),
+        "",
+        "Swarm mode (also `--swarm` on run, sweep, replay and shrink): each seed draws from its own stream which of `kinds` are on, their weights, `interval`, `duration`, `crash_max`, `split_groups_max`, `slow_factor`, `clock_jump_max`, `lanes`, and the network's latency, loss and duplication and the storage's torn writes, replacing those settings; `start` and `stop` stay. A `[nemesis.swarm]` table of bounds turns it on and narrows the draws. `orrery run --print-faults` prints what a seed drew as plain settings.",
+    ),
+    key(
+        "nemesis.swarm",
+        "interval_min",
+        "duration",
+        Some("\"10ms\""),
+        "",
+        "Shortest mean quiet time between episodes (drawn log-uniformly up to `interval_max`).",
+    ),
+    key(
+        "nemesis.swarm",
+        "interval_max",
+        "duration",
+        Some("\"2s\""),
+        "",
+        "Longest mean quiet time between episodes.",
+    ),
+    key(
+        "nemesis.swarm",
+        "duration_min",
+        "duration, 1ms..",
+        Some("\"5ms\""),
+        "",
+        "Shortest mean episode length, a flicker (drawn log-uniformly up to `duration_max`).",
+    ),
+    key(
+        "nemesis.swarm",
+        "duration_max",
+        "duration",
+        Some("\"2s\""),
+        "",
+        "Longest mean episode length, an outage.",
+    ),
+    key(
+        "nemesis.swarm",
+        "crash_max",
+        "integer",
+        Some("0"),
+        "",
+        "Most servers a seed lets one crash episode take down (drawn from 1); 0 means all of them.",
+    ),
+    key(
+        "nemesis.swarm",
+        "split_groups_max",
+        "integer",
+        Some("0"),
+        "",
+        "Most groups a seed lets a split make (drawn from 2); 0 means one per server.",
+    ),
+    key(
+        "nemesis.swarm",
+        "slow_factor_max",
+        "integer, 2..",
+        Some("100"),
+        "",
+        "Largest slowdown a seed draws (log-uniformly from 2).",
+    ),
+    key(
+        "nemesis.swarm",
+        "clock_jump_max",
+        "duration, 1ms..",
+        Some("\"2s\""),
+        "",
+        "Largest clock jump a seed draws (log-uniformly from 1ms).",
+    ),
+    key(
+        "nemesis.swarm",
+        "loss_max",
+        "probability",
+        Some("0.05"),
+        "",
+        "Highest message loss: off on half the seeds, else log-uniform from 0.01% up to this.",
+    ),
+    key(
+        "nemesis.swarm",
+        "duplicate_max",
+        "probability",
+        Some("0.05"),
+        "",
+        "Highest message duplication, drawn like loss.",
+    ),
+    key(
+        "nemesis.swarm",
+        "latency_min",
+        "duration",
+        Some("\"100us\""),
+        "",
+        "Lowest one-way latency: a seed's latency is uniform between two log-uniform draws from these bounds.",
+    ),
+    key("nemesis.swarm", "latency_max", "duration", Some("\"20ms\""), "", "Highest one-way latency."),
+    key(
+        "nemesis.swarm",
+        "lanes_max",
+        "integer, 1..16",
+        Some("3"),
+        "",
+        "Most lanes of overlapping episodes a seed draws (uniformly from 1).",
+    ),
+    key(
+        "nemesis.swarm",
+        "torn_writes_max",
+        "probability",
+        Some("0.5"),
+        "",
+        "Highest chance a crash tears the last unsynced write, drawn like loss.",
     ),
     key(
         "storage",
@@ -413,11 +550,12 @@ mod tests {
 
     #[test]
     fn every_field_the_parser_accepts_is_documented() {
-        let tables: [(&str, Vec<&str>); 8] = [
+        let tables: [(&str, Vec<&str>); 9] = [
             ("", fields::<Scenario>()),
             ("cluster", fields::<ClusterSpec>()),
             ("network", fields::<NetworkSpec>()),
             ("nemesis", fields::<NemesisSpec>()),
+            ("nemesis.swarm", fields::<sim_core::SwarmBounds>()),
             ("storage", fields::<StorageSpec>()),
             ("limits", fields::<LimitsSpec>()),
             ("checks", fields::<ChecksSpec>()),
@@ -457,6 +595,10 @@ mod tests {
                 "" => (MINIMAL.to_string(), format!("{} = {default}\n{MINIMAL}", k.key)),
                 "nemesis" => {
                     let base = format!("{MINIMAL}[nemesis]\nkinds = [\"crash\"]\n");
+                    (base.clone(), format!("{base}{} = {default}\n", k.key))
+                }
+                "nemesis.swarm" => {
+                    let base = format!("{MINIMAL}[nemesis.swarm]\n");
                     (base.clone(), format!("{base}{} = {default}\n", k.key))
                 }
                 table => (MINIMAL.to_string(), format!("{MINIMAL}[{table}]\n{} = {default}\n", k.key)),

@@ -40,6 +40,9 @@ pub struct SeedOutcome {
     pub probes: BTreeMap<String, u64>,
     /// Hash of the trace, 16 hex digits.
     pub trace_hash: String,
+    /// In swarm mode, the fault configuration this seed drew.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub swarm: Option<sim_core::SwarmConfig>,
 }
 
 impl SeedOutcome {
@@ -68,6 +71,7 @@ impl SeedOutcome {
             faults: BTreeMap::new(),
             probes: BTreeMap::new(),
             trace_hash: String::new(),
+            swarm: None,
         }
     }
 }
@@ -135,7 +139,19 @@ pub(crate) fn bind<P: Catalogued>(scenario: &Scenario, text: &str) -> Result<Box
         ));
     }
     let model = model.filter(|_| scenario.checks.linearizable);
-    Ok(Box::new(Typed { protocol, workload, scenario: scenario.clone(), model }))
+    let swarm_kinds = scenario.swarm_kinds(P::FAULTS);
+    if scenario.swarm().is_some() && swarm_kinds.is_empty() {
+        return Err(scenario.error_at(
+            text,
+            "nemesis.kinds",
+            format!(
+                "no kind of {} fits {} servers: swarm mode has nothing to draw",
+                P::NAME,
+                scenario.cluster.servers
+            ),
+        ));
+    }
+    Ok(Box::new(Typed { protocol, workload, scenario: scenario.clone(), model, swarm_kinds }))
 }
 
 struct Typed<P: Catalogued> {
@@ -143,6 +159,8 @@ struct Typed<P: Catalogued> {
     workload: P::Workload,
     scenario: Scenario,
     model: Option<ModelKind>,
+    /// The kinds a swarm seed may draw from.
+    swarm_kinds: Vec<sim_core::NemesisKind>,
 }
 
 impl<P: Catalogued> Runner for Typed<P> {
@@ -165,13 +183,14 @@ impl<P: Catalogued> Runner for Typed<P> {
             duration: s.workload.duration,
             timeout: Some(s.workload.timeout),
         };
+        let faults = s.seed_faults(seed, &self.swarm_kinds);
         let mut builder = Sim::builder(self.protocol.clone(), Seed(seed))
             .servers(s.cluster.servers)
             .clients_boxed(s.workload.clients, Box::new(self.workload.clone()))
             .pacing(pacing)
-            .network(s.net_config())
+            .network(faults.net)
             .faults(s.schedule())
-            .torn_writes(s.storage.torn_writes)
+            .torn_writes(faults.torn_writes)
             .limits(Limits {
                 events_max: s.limits.events,
                 time_max: Some(s.time_max()),
@@ -182,13 +201,14 @@ impl<P: Catalogued> Runner for Typed<P> {
         if let Some(topology) = s.topology() {
             builder = builder.topology(topology);
         }
-        if let Some(nemesis) = s.nemesis() {
+        if let Some(nemesis) = faults.nemesis {
             builder = builder.nemesis(nemesis);
         }
         let mut sim = builder.build().map_err(|e| RunError::Build(e.to_string()))?;
         let report = sim.run();
         let extra = self.protocol.judge(&report, &sim.view());
-        let outcome = judge(s, self.model, seed, &report, extra)?;
+        let mut outcome = judge(s, self.model, seed, &report, extra)?;
+        outcome.swarm = faults.swarm;
         Ok((outcome, report))
     }
 }
@@ -230,6 +250,7 @@ fn judge(
         faults,
         probes: report.probes.hits().iter().map(|hit| (hit.name.to_string(), hit.count)).collect(),
         trace_hash: format!("{:016x}", report.trace_hash),
+        swarm: None,
     })
 }
 

@@ -12,7 +12,7 @@ use serde::Deserialize;
 use serde::de::{self, DeserializeOwned, Deserializer, MapAccess, Visitor};
 use sim_core::{
     Cut, Duration, Fault, FaultSchedule, Latency, Nemesis, NemesisKind, NetConfig, NodeId, Pacing,
-    Probability, Time, Topology,
+    Probability, SwarmBounds, Time, Topology,
 };
 
 /// A parsed, validated scenario.
@@ -455,8 +455,14 @@ fn parse_offset(text: &str) -> Result<i64, String> {
 #[derive(Clone, Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct NemesisSpec {
-    /// Kinds to choose from: crash, pause, isolate, split, bridge, one-way, slow, clock-jump.
+    /// Kinds to choose from: crash, pause, isolate, split, bridge, one-way,
+    /// slow, clock-jump. Required unless in swarm mode, where empty means
+    /// every kind the protocol allows.
+    #[serde(default)]
     pub kinds: Vec<NemesisKind>,
+    /// Relative weight of each of `kinds`, in the same order (empty: equal).
+    #[serde(default)]
+    pub weights: Vec<u32>,
     /// Mean quiet time between episodes.
     #[serde(default = "default_interval")]
     pub interval: Duration,
@@ -477,6 +483,63 @@ pub struct NemesisSpec {
     /// Largest clock jump of a clock-jump episode, either way.
     #[serde(default = "default_clock_jump_max")]
     pub clock_jump_max: Duration,
+    /// Most groups a split episode makes (2: a majority and a minority).
+    #[serde(default = "default_split_groups_max")]
+    pub split_groups_max: usize,
+    /// Independent lanes of episodes that run at once (1: no overlap).
+    #[serde(default = "default_lanes")]
+    pub lanes: usize,
+    /// Swarm mode: `true` (default bounds) or a `[nemesis.swarm]` table of
+    /// bounds; each seed then draws every setting above but `kinds`,
+    /// `start` and `stop` itself, and the network's and storage's noise.
+    #[serde(default, deserialize_with = "swarm_setting")]
+    pub swarm: Option<SwarmBounds>,
+}
+
+impl Default for NemesisSpec {
+    /// No kinds listed (so, in swarm mode, every kind) and the documented defaults.
+    fn default() -> NemesisSpec {
+        NemesisSpec {
+            kinds: Vec::new(),
+            weights: Vec::new(),
+            interval: default_interval(),
+            duration: default_episode(),
+            start: Duration::ZERO,
+            stop: None,
+            crash_max: 0,
+            slow_factor: default_factor(),
+            clock_jump_max: default_clock_jump_max(),
+            split_groups_max: default_split_groups_max(),
+            lanes: default_lanes(),
+            swarm: None,
+        }
+    }
+}
+
+fn default_lanes() -> usize {
+    1
+}
+
+fn default_split_groups_max() -> usize {
+    Nemesis::SPLIT_GROUPS_MAX
+}
+
+/// `swarm = true | false`, or a table of bounds (which turns swarm mode on).
+fn swarm_setting<'de, D: Deserializer<'de>>(d: D) -> Result<Option<SwarmBounds>, D::Error> {
+    struct V;
+    impl<'de> Visitor<'de> for V {
+        type Value = Option<SwarmBounds>;
+        fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+            f.write_str("true, false, or a table of bounds like { duration_max = \"1s\" }")
+        }
+        fn visit_bool<E: de::Error>(self, v: bool) -> Result<Option<SwarmBounds>, E> {
+            Ok(v.then(SwarmBounds::default))
+        }
+        fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<Option<SwarmBounds>, A::Error> {
+            SwarmBounds::deserialize(de::value::MapAccessDeserializer::new(map)).map(Some)
+        }
+    }
+    d.deserialize_any(V)
 }
 
 fn default_interval() -> Duration {
@@ -732,8 +795,9 @@ impl Scenario {
         }
         if let Some(nemesis) = &self.nemesis
             && nemesis.kinds.is_empty()
+            && nemesis.swarm.is_none()
         {
-            return err("nemesis.kinds", "list at least one kind".into());
+            return err("nemesis.kinds", "list at least one kind (or set `swarm = true`)".into());
         }
         Ok(())
     }
@@ -820,20 +884,42 @@ impl Scenario {
                 "nemesis.clock_jump_max",
                 "`clock_jump_max` is at most one day".into(),
             )?;
-            let needs = |kind: NemesisKind| match kind {
-                NemesisKind::Split | NemesisKind::OneWay => 2,
-                NemesisKind::Bridge => 3,
-                NemesisKind::Crash
-                | NemesisKind::Pause
-                | NemesisKind::Isolate
-                | NemesisKind::Slow
-                | NemesisKind::ClockJump => 1,
-            };
-            if let Some(kind) = n.kinds.iter().find(|&&k| c.servers < needs(k)) {
+            if let Some(kind) = n.kinds.iter().find(|&&k| c.servers < k.servers_min()) {
                 return Err((
                     "nemesis.kinds".into(),
-                    format!("{kind} needs at least {} servers; the cluster has {}", needs(*kind), c.servers),
+                    format!(
+                        "{kind} needs at least {} servers; the cluster has {}",
+                        kind.servers_min(),
+                        c.servers
+                    ),
                 ));
+            }
+            check(
+                n.weights.is_empty() || n.weights.len() == n.kinds.len(),
+                "nemesis.weights",
+                format!(
+                    "{} weights for {} kinds: give one per kind, in order, or none",
+                    n.weights.len(),
+                    n.kinds.len()
+                ),
+            )?;
+            check(
+                !n.weights.contains(&0),
+                "nemesis.weights",
+                "a weight is 0: leave the kind out instead".into(),
+            )?;
+            check(
+                (1..=SERVERS_MAX).contains(&n.split_groups_max),
+                "nemesis.split_groups_max",
+                format!("`split_groups_max` must be between 1 and {SERVERS_MAX}, not {}", n.split_groups_max),
+            )?;
+            check(
+                (1..=16).contains(&n.lanes),
+                "nemesis.lanes",
+                format!("`lanes` must be between 1 and 16, not {}", n.lanes),
+            )?;
+            if let Some(bounds) = &n.swarm {
+                bounds.validate().map_err(|(field, message)| (format!("nemesis.swarm.{field}"), message))?;
             }
         }
         if let Some(a) = &self.checks.availability
@@ -868,6 +954,9 @@ impl Scenario {
             nemesis.crash_max = n.crash_max;
             nemesis.slow_factor = n.slow_factor;
             nemesis.clock_jump_max = n.clock_jump_max;
+            nemesis.weights = n.weights.clone();
+            nemesis.split_groups_max = n.split_groups_max;
+            nemesis.lanes = n.lanes;
             nemesis
         })
     }

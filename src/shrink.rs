@@ -148,8 +148,20 @@ struct Search<'a> {
 
 /// Shrinks seed `seed` of the scenario at `path`.
 pub fn shrink(registry: &Registry, path: &Path, seed: u64, options: &Options) -> Result<Shrunk, ShrinkError> {
-    let text = Scenario::read(path)?;
-    let (scenario, runner) = registry.parse(&text, path)?;
+    shrink_text(registry, path, &Scenario::read(path)?, seed, options)
+}
+
+/// Shrinks seed `seed` of scenario text `text` (from `path`, which names it
+/// in messages and in the result's header). A swarm seed is first written
+/// as the plain scenario its draw amounts to.
+pub fn shrink_text(
+    registry: &Registry,
+    path: &Path,
+    text: &str,
+    seed: u64,
+    options: &Options,
+) -> Result<Shrunk, ShrinkError> {
+    let (scenario, runner) = registry.parse(text, path)?;
     let (outcome, report) =
         runner.run(seed, TraceSink::Hash).map_err(|e| ShrinkError::Run { seed, message: e.to_string() })?;
     if outcome.status != Status::Fail {
@@ -159,7 +171,7 @@ pub fn shrink(registry: &Registry, path: &Path, seed: u64, options: &Options) ->
     let before = size(&scenario, &outcome, report.faults_applied);
     #[allow(clippy::disallowed_methods)] // the search's own wall-clock budget, outside any simulation
     let started = Instant::now();
-    let original = Candidate { table: toml::from_str(&text).expect("parsed above"), seed };
+    let original = Candidate { table: toml::from_str(text).expect("parsed above"), seed };
     let mut search = Search {
         registry,
         path,
@@ -176,7 +188,13 @@ pub fn shrink(registry: &Registry, path: &Path, seed: u64, options: &Options) ->
     for entry in &report.schedule.entries()[..report.faults_applied] {
         applied.push(entry.at, entry.fault.clone());
     }
-    if let Ok(explicit) = with_schedule(&text, &applied, seed).map(|t| toml::from_str::<toml::Table>(&t))
+    let plain = match &outcome.swarm {
+        Some(config) => {
+            crate::swarm::plain_text(text, config).map_err(|message| ShrinkError::Run { seed, message })?
+        }
+        None => text.to_string(),
+    };
+    if let Ok(explicit) = with_schedule(&plain, &applied, seed).map(|t| toml::from_str::<toml::Table>(&t))
         && let Ok(table) = explicit
     {
         search.try_replace(Candidate { table, seed });

@@ -534,7 +534,9 @@ fn write_failures(out: &mut String, sweep: &Sweep) {
             let _ = writeln!(out, "    seed {} {verb}{at}: {}", first.seed, one_line(&check.detail));
         }
         let path = sweep.header.path.display();
-        let _ = writeln!(out, "    replay: {} run {path} --seed {}", crate::program(), first.seed);
+        // `--swarm` is harmless for a file already in swarm mode, and needed after `sweep --swarm`.
+        let swarm = if first.swarm.is_some() { " --swarm" } else { "" };
+        let _ = writeln!(out, "    replay: {} run {path} --seed {}{swarm}", crate::program(), first.seed);
     }
 }
 

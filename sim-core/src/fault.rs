@@ -294,6 +294,20 @@ impl NemesisKind {
         }
     }
 
+    /// The fewest servers an episode of this kind needs: a split or a
+    /// one-way cut needs two sides, a bridge two sides and a middle.
+    pub fn servers_min(self) -> usize {
+        match self {
+            NemesisKind::Split | NemesisKind::OneWay => 2,
+            NemesisKind::Bridge => 3,
+            NemesisKind::Crash
+            | NemesisKind::Pause
+            | NemesisKind::Isolate
+            | NemesisKind::Slow
+            | NemesisKind::ClockJump => 1,
+        }
+    }
+
     /// Every kind, in a fixed order.
     pub const ALL: [NemesisKind; 8] = [
         NemesisKind::Crash,
@@ -320,8 +334,12 @@ impl fmt::Display for NemesisKind {
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Nemesis {
-    /// Which kinds of trouble to choose from (uniformly).
+    /// Which kinds of trouble to choose from.
     pub kinds: Vec<NemesisKind>,
+    /// The relative weight of each of `kinds`, in the same order; empty
+    /// means uniform (and draws exactly as a nemesis without weights did).
+    #[serde(default)]
+    pub weights: Vec<u32>,
     /// Mean quiet time between episodes.
     pub interval: Duration,
     /// Mean length of an episode (drawn uniformly from half to one and a half times it).
@@ -340,6 +358,24 @@ pub struct Nemesis {
     /// Largest clock jump, either way.
     #[serde(default = "default_clock_jump")]
     pub clock_jump_max: Duration,
+    /// Most groups a split episode cuts the servers into; 2 (or less) is
+    /// always a majority and a minority, more draws 2 to this many groups
+    /// per episode (all servers as singletons, say: nobody has a quorum).
+    #[serde(default = "default_split_groups")]
+    pub split_groups_max: usize,
+    /// Independent sequences of episodes drawn one after another and run at
+    /// once, so that episodes of different lanes may overlap (a node down
+    /// while others crash and restart). 1: episodes never overlap.
+    #[serde(default = "default_lanes")]
+    pub lanes: usize,
+}
+
+fn default_lanes() -> usize {
+    1
+}
+
+fn default_split_groups() -> usize {
+    Nemesis::SPLIT_GROUPS_MAX
 }
 
 fn default_slow_factor() -> u64 {
@@ -355,6 +391,8 @@ impl Nemesis {
     pub const SLOW_FACTOR: u64 = 10;
     /// The largest clock jump unless a scenario says otherwise.
     pub const CLOCK_JUMP_MAX: Duration = Duration::from_secs(1);
+    /// Groups of a split episode unless a scenario says otherwise: majority and minority.
+    pub const SPLIT_GROUPS_MAX: usize = 2;
 }
 
 impl Nemesis {
@@ -362,6 +400,7 @@ impl Nemesis {
     pub fn new(kinds: Vec<NemesisKind>, interval: Duration, duration: Duration, stop: Time) -> Nemesis {
         Nemesis {
             kinds,
+            weights: Vec::new(),
             interval,
             duration,
             start: Time::ZERO,
@@ -369,6 +408,8 @@ impl Nemesis {
             crash_max: 0,
             slow_factor: default_slow_factor(),
             clock_jump_max: default_clock_jump(),
+            split_groups_max: default_split_groups(),
+            lanes: default_lanes(),
         }
     }
 
@@ -377,6 +418,16 @@ impl Nemesis {
     pub fn validate(&self) -> Result<(), String> {
         if self.interval == Duration::ZERO && self.duration == Duration::ZERO && !self.kinds.is_empty() {
             return Err("interval and duration are both 0s: give either a positive length".into());
+        }
+        if !self.weights.is_empty() && self.weights.len() != self.kinds.len() {
+            return Err(format!(
+                "{} weights for {} kinds: give one weight per kind, or none",
+                self.weights.len(),
+                self.kinds.len()
+            ));
+        }
+        if self.weights.contains(&0) {
+            return Err("a weight is 0: leave the kind out instead".into());
         }
         Ok(())
     }
@@ -403,7 +454,26 @@ impl Nemesis {
         if self.kinds.is_empty() || servers.is_empty() {
             return drawn;
         }
-        let (mut now, mut weight) = (self.start, 0);
+        let mut weight = 0;
+        for _lane in 0..self.lanes.max(1) {
+            self.draw_lane(servers, rng, horizon, &mut drawn, &mut weight);
+            if drawn.cut_short {
+                break;
+            }
+        }
+        drawn
+    }
+
+    /// One lane: episodes one after another from `start`, added to `drawn`.
+    fn draw_lane(
+        &self,
+        servers: &[NodeId],
+        rng: &mut SimRng,
+        horizon: Time,
+        drawn: &mut Drawn,
+        weight: &mut usize,
+    ) {
+        let mut now = self.start;
         let half = self.duration.as_nanos() / 2;
         loop {
             now += gap(self.interval, rng);
@@ -411,20 +481,37 @@ impl Nemesis {
                 Duration::from_nanos(rng.between(half, self.duration.as_nanos().saturating_add(half)));
             let end = now + length;
             if end >= self.stop || now >= horizon {
-                return drawn;
+                return;
             }
-            if drawn.episodes == Nemesis::EPISODES_MAX || weight > Nemesis::WEIGHT_MAX {
+            if drawn.episodes == Nemesis::EPISODES_MAX || *weight > Nemesis::WEIGHT_MAX {
                 drawn.cut_short = true;
-                return drawn;
+                return;
             }
-            let kind = *rng.pick(&self.kinds);
+            let kind = self.pick_kind(rng);
             for (at, fault) in self.episode(kind, servers, now, end, rng) {
-                weight += 1 + fault.nodes().len();
+                *weight += 1 + fault.nodes().len();
                 drawn.schedule.push(at, fault);
             }
             drawn.episodes += 1;
             now = end;
         }
+    }
+
+    /// One of `kinds`, by weight (uniformly, with the same draw as
+    /// [`SimRng::pick`], when there are no weights).
+    fn pick_kind(&self, rng: &mut SimRng) -> NemesisKind {
+        if self.weights.is_empty() {
+            return *rng.pick(&self.kinds);
+        }
+        let total: u64 = self.weights.iter().map(|&w| u64::from(w)).sum();
+        let mut ticket = rng.below(total);
+        for (&kind, &weight) in self.kinds.iter().zip(&self.weights) {
+            if ticket < u64::from(weight) {
+                return kind;
+            }
+            ticket -= u64::from(weight);
+        }
+        unreachable!("ticket={ticket} is below the total weight={total}")
     }
 
     fn episode(
@@ -455,8 +542,13 @@ impl Nemesis {
             NemesisKind::Split => {
                 let mut shuffled = servers.to_vec();
                 rng.shuffle(&mut shuffled);
-                let (minor, major) = shuffled.split_at(minority.max(1).min(shuffled.len()));
-                let groups = vec![sorted(major), sorted(minor)];
+                let most = self.split_groups_max.min(servers.len());
+                let groups = if most > 2 {
+                    deal(&shuffled, rng.between(2, most as u64) as usize)
+                } else {
+                    let (minor, major) = shuffled.split_at(minority.max(1).min(shuffled.len()));
+                    vec![sorted(major), sorted(minor)]
+                };
                 vec![(start, Fault::Partition { cut: Cut::Split { groups } }), (end, Fault::Heal)]
             }
             NemesisKind::Bridge => {
@@ -534,6 +626,15 @@ fn sample(items: &[NodeId], count: usize, rng: &mut SimRng) -> Vec<NodeId> {
     shuffled.truncate(count);
     shuffled.sort();
     shuffled
+}
+
+/// `nodes` dealt round-robin into `count` non-empty groups, each sorted.
+fn deal(nodes: &[NodeId], count: usize) -> Vec<Vec<NodeId>> {
+    let mut groups = vec![Vec::new(); count];
+    for (i, &node) in nodes.iter().enumerate() {
+        groups[i % count].push(node);
+    }
+    groups.iter().map(|g| sorted(g)).collect()
 }
 
 fn sorted(nodes: &[NodeId]) -> Vec<NodeId> {

@@ -34,6 +34,9 @@ pub enum Stream {
     Faults,
     /// Operations, keys, values and think times.
     Workload,
+    /// Swarm mode's draw of the run's whole fault configuration (which
+    /// kinds, their weights and rhythm, the network's noise).
+    Swarm,
     /// The node with this index (servers first, then clients).
     Node(u32),
 }
@@ -45,6 +48,7 @@ impl Stream {
             Stream::Network => 1,
             Stream::Faults => 2,
             Stream::Workload => 3,
+            Stream::Swarm => 4,
             Stream::Node(index) => 1_000 + u64::from(index),
         }
     }
@@ -306,6 +310,7 @@ mod tests {
             (Stream::Workload, first(Stream::Workload)),
             (Stream::Node(0), first(Stream::Node(0))),
             (Stream::Node(7), first(Stream::Node(7))),
+            (Stream::Swarm, first(Stream::Swarm)),
         ];
         insta::assert_debug_snapshot!(golden);
     }

@@ -95,6 +95,22 @@ fn flush_stdout(code: ExitCode) -> ExitCode {
     }
 }
 
+/// Reads and binds a scenario; with `swarm` (the `--swarm` flag) in swarm
+/// mode whatever its file says.
+pub(crate) fn load(
+    registry: &Registry,
+    path: &std::path::Path,
+    swarm: bool,
+) -> Result<(crate::Scenario, Box<dyn crate::Runner>), crate::ScenarioError> {
+    let text = crate::Scenario::read(path)?;
+    let mut scenario = crate::Scenario::parse(&text, path)?;
+    if swarm {
+        scenario.enable_swarm();
+    }
+    let runner = registry.bind(&scenario, &text)?;
+    Ok((scenario, runner))
+}
+
 /// Writes to standard output, turning a closed pipe or full disk into an error.
 pub(crate) fn out(text: &str) -> anyhow::Result<()> {
     use std::io::Write as _;

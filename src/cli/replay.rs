@@ -21,11 +21,14 @@ pub struct ReplayArgs {
     /// The trace hash the seed produced before: 16 hex digits, or a JSON report from `orrery run --json`.
     #[arg(long, value_name = "HASH|REPORT")]
     pub expect_hash: Option<String>,
+    /// Swarm mode whatever the file says: each seed draws its own fault kinds, rates and network noise.
+    #[arg(long)]
+    pub swarm: bool,
 }
 
 /// Runs `orrery replay`.
 pub fn run(registry: &Registry, args: ReplayArgs) -> anyhow::Result<ExitCode> {
-    let (scenario, runner) = registry.load(&args.scenario)?;
+    let (scenario, runner) = super::load(registry, &args.scenario, args.swarm)?;
     let (outcome, _) = runner.run(args.seed, TraceSink::Hash)?;
     let expected = args.expect_hash.as_deref().map(expected_hash).transpose()?;
     let mut out = format!(

@@ -30,6 +30,9 @@ pub struct RunArgs {
     /// Also print the run's fault schedule as `[[faults]]` entries for a scenario file.
     #[arg(long)]
     pub print_faults: bool,
+    /// Swarm mode whatever the file says: each seed draws its own fault kinds, rates and network noise.
+    #[arg(long)]
+    pub swarm: bool,
     /// Draw the run as one offline HTML page (or, for a `.svg` file, a static SVG).
     #[arg(long, value_name = "FILE")]
     pub html: Option<PathBuf>,
@@ -37,7 +40,7 @@ pub struct RunArgs {
 
 /// Runs `orrery run`.
 pub fn run(registry: &Registry, args: RunArgs) -> anyhow::Result<ExitCode> {
-    let (scenario, runner) = registry.load(&args.scenario)?;
+    let (scenario, runner) = super::load(registry, &args.scenario, args.swarm)?;
     let seed = args.seed.unwrap_or(scenario.seed);
     for path in [&args.trace, &args.history, &args.html].into_iter().flatten() {
         super::shrink::check_writable(path)?;
@@ -96,7 +99,15 @@ pub fn run(registry: &Registry, args: RunArgs) -> anyhow::Result<ExitCode> {
             runner.probes(),
         ))?;
         if args.print_faults {
-            super::out(&format!("\n# The faults of seed {seed}, to paste into a scenario file:\n\n"))?;
+            if let Some(config) = &outcome.swarm {
+                super::out(&format!(
+                    "\n# The configuration seed {seed} drew in swarm mode, as plain settings: in place of the\n# scenario's [network], [storage] and [nemesis] they give this very run again.\n\n"
+                ))?;
+                super::out(&crate::swarm::plain_toml(config, scenario.network.fifo))?;
+            }
+            super::out(&format!(
+                "\n# The faults of seed {seed}, to paste into a scenario file (without [nemesis]):\n\n"
+            ))?;
             super::out(&crate::scenario::schedule_toml(&report.schedule))?;
         }
     }
@@ -161,6 +172,9 @@ pub fn summary(
         net.dropped_down,
         net.duplicated
     );
+    if let Some(config) = &outcome.swarm {
+        let _ = writeln!(out, "swarm      {}", crate::swarm::describe(config));
+    }
     let _ = writeln!(
         out,
         "faults     {}",

@@ -27,6 +27,9 @@ pub struct ShrinkArgs {
     /// Runs at once when trying seeds (default: one per core); the result does not depend on it.
     #[arg(long, value_parser = clap::value_parser!(u16).range(1..=1024))]
     pub jobs: Option<u16>,
+    /// Swarm mode whatever the file says: each seed draws its own fault kinds, rates and network noise.
+    #[arg(long)]
+    pub swarm: bool,
 }
 
 /// Runs `orrery shrink`.
@@ -40,7 +43,7 @@ pub fn run(registry: &Registry, args: ShrinkArgs) -> anyhow::Result<ExitCode> {
         progress: true,
         ..Options::default()
     };
-    let shrunk = shrink::shrink(registry, &args.scenario, args.seed, &options)?;
+    let shrunk = shrink_file(registry, &args.scenario, args.swarm, args.seed, &options)?;
     eprintln!("signature  {}", shrunk.signature);
     eprintln!("before     {}", shrunk.before);
     eprintln!("after      {} (seed {}, {} runs)", shrunk.after, shrunk.seed, shrunk.runs);
@@ -53,6 +56,21 @@ pub fn run(registry: &Registry, args: ShrinkArgs) -> anyhow::Result<ExitCode> {
         None => super::out(&shrunk.text)?,
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// Shrinks seed `seed` of the scenario at `path`, in swarm mode if `swarm`.
+pub(crate) fn shrink_file(
+    registry: &Registry,
+    path: &std::path::Path,
+    swarm: bool,
+    seed: u64,
+    options: &Options,
+) -> anyhow::Result<shrink::Shrunk> {
+    let mut text = crate::Scenario::read(path)?;
+    if swarm {
+        text = crate::swarm::swarm_text(&text).map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
+    }
+    Ok(shrink::shrink_text(registry, path, &text, seed, options)?)
 }
 
 /// Fails before any work if `path` cannot be created.

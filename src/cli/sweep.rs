@@ -50,6 +50,9 @@ pub struct SweepArgs {
     /// Shrink the fastest-failing seed of each failure group into a scenario file in this directory.
     #[arg(long, value_name = "DIR", conflicts_with = "merge")]
     pub shrink: Option<PathBuf>,
+    /// Swarm mode whatever the file says: each seed draws its own fault kinds, rates and network noise.
+    #[arg(long, conflicts_with = "merge")]
+    pub swarm: bool,
 }
 
 /// A wall-clock duration argument ("90s", "10m"), read like a virtual one.
@@ -72,7 +75,7 @@ pub fn run(registry: &Registry, args: SweepArgs) -> anyhow::Result<ExitCode> {
         return Ok(sweep.conclusion().exit_code());
     }
     let path = args.scenario.clone().context("a scenario file is needed without --merge")?;
-    let (scenario, runner) = registry.load(&path)?;
+    let (scenario, runner) = super::load(registry, &path, args.swarm)?;
     let seeds_text = args.seeds.clone().or_else(|| scenario.seeds.clone()).unwrap_or_else(|| "0..100".into());
     let range = crate::scenario::parse_seeds(&seeds_text).with_context(|| {
         format!("--seeds {seeds_text:?}: expected a non-empty range A..B (A up to but not including B), like 0..1000")
@@ -131,7 +134,7 @@ pub fn run(registry: &Registry, args: SweepArgs) -> anyhow::Result<ExitCode> {
         let options = crate::shrink::Options { jobs, ..crate::shrink::Options::default() };
         for outcome in &firsts {
             let file = dir.join(format!("{}-seed-{}.toml", scenario.name, outcome.seed));
-            let shrunk = crate::shrink::shrink(registry, &path, outcome.seed, &options)?;
+            let shrunk = super::shrink::shrink_file(registry, &path, args.swarm, outcome.seed, &options)?;
             std::fs::write(&file, &shrunk.text)
                 .with_context(|| format!("cannot write {}", file.display()))?;
             super::out(&format!("shrunk     {}: {}\n", file.display(), shrunk.after))?;

@@ -266,7 +266,11 @@ impl Broker {
             return;
         }
         replica.fetching = None;
-        if to >= replica.end() {
+        // A stale answer: the follower already truncated for an earlier copy
+        // of this reply and refetched, so its tail now came from this very
+        // epoch's leader and cannot diverge from it. Truncating again would
+        // drop a record the leader may already count as committed.
+        if to >= replica.end() || replica.log.last().is_some_and(|r| r.epoch >= epoch) {
             return;
         }
         ctx.probe(probe::FOLLOWER_TRUNCATED);
