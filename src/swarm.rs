@@ -171,11 +171,12 @@ pub fn swarm_text(text: &str) -> Result<String, String> {
 /// One line about a drawn configuration, for a run's summary.
 pub fn describe(config: &SwarmConfig) -> String {
     let n = &config.nemesis;
-    let kinds: Vec<String> = n.kinds.iter().zip(&n.weights).map(|(k, w)| format!("{k}x{w}")).collect();
+    let kinds: Vec<String> = n.kinds.iter().zip(&n.weights).map(|(k, w)| format!("{k}:{w}")).collect();
     format!(
-        "{}; {} lane(s), every {} for {}, crash up to {}, split into up to {}, slow x{}, clock jumps to {}; latency {}, loss {:.2}%, duplicate {:.2}%, torn writes {:.2}%",
-        kinds.join(" "),
+        "kinds {} (weights); {} {}, every {} for {}, crash up to {}, split into up to {}, slow x{}, clock jumps to {}; latency {}, loss {:.2}%, duplicate {:.2}%, torn writes {:.2}%",
+        kinds.join(", "),
         n.lanes,
+        if n.lanes == 1 { "lane" } else { "lanes" },
         n.interval,
         n.duration,
         n.crash_max,
