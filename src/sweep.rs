@@ -233,10 +233,14 @@ fn watchdog(
             if let Some((seed, since)) = *slot.lock().expect("lock")
                 && since.elapsed() > timeout
             {
+                let scenario = runner.scenario();
+                // Harmless for a file already in swarm mode, needed after `sweep --swarm`.
+                let in_swarm = scenario.nemesis.as_ref().is_some_and(|n| n.swarm.is_some());
                 eprintln!(
-                    "error: seed {seed} hung: no result after {timeout:?} of wall time (a handler that never returns?)\nreproduce: {} run {} --seed {seed}",
+                    "error: seed {seed} hung: no result after {timeout:?} of wall time (a handler that never returns?)\nreproduce: {} run {} --seed {seed}{}",
                     crate::program(),
-                    runner.scenario().path.display()
+                    scenario.path.display(),
+                    if in_swarm { " --swarm" } else { "" }
                 );
                 std::process::exit(1);
             }
