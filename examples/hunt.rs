@@ -91,14 +91,17 @@ fn main() {
 /// protocol refuses the bug (a bug of a shared enum that it cannot have).
 fn hunt(registry: &Registry, file: &Path, bug: &str, seeds: u64, jobs: usize) -> Result<Found, String> {
     let text = std::fs::read_to_string(file).unwrap_or_else(|e| panic!("{}: {e}", file.display()));
-    let mut table: toml::Table = toml::from_str(&text).expect("a scenario is TOML");
-    let protocol = table.get_mut("protocol").and_then(toml::Value::as_table_mut).expect("[protocol]");
-    protocol.insert("bugs".into(), toml::Value::Array(vec![toml::Value::String(bug.into())]));
-    let planted = toml::to_string(&table).expect("TOML");
+    let planted =
+        orrery::scenario::with_bug(&text, bug).unwrap_or_else(|e| panic!("{}: {e}", file.display()));
     let (_, runner) = registry.parse(&planted, file).map_err(|e| e.message)?;
     let options = sweep::Options { jobs, progress: false, ..sweep::Options::default() };
     let swept = sweep::run(runner.as_ref(), Seeds::range(0..seeds), &options);
-    let failing: Vec<u64> =
-        swept.outcomes.iter().filter(|o| o.status == Status::Fail).map(|o| o.seed).collect();
+    // A panic or a run limit is not the bug found.
+    let failing: Vec<u64> = swept
+        .outcomes
+        .iter()
+        .filter(|o| o.status == Status::Fail && !orrery::went_wrong(o))
+        .map(|o| o.seed)
+        .collect();
     Ok(Found { first: failing.first().copied(), failures: failing.len(), seeds: swept.outcomes.len() })
 }

@@ -152,9 +152,7 @@ fn main() {
 /// planted bug, a violation expected of whatever check fires.
 fn plant(file: &Path, bug: &str, dir: &Path) -> Option<PathBuf> {
     let text = std::fs::read_to_string(file).ok()?;
-    let mut table: toml::Table = toml::from_str(&text).ok()?;
-    let protocol = table.get_mut("protocol")?.as_table_mut()?;
-    protocol.insert("bugs".into(), toml::Value::Array(vec![toml::Value::String(bug.into())]));
+    let mut table: toml::Table = toml::from_str(&orrery::scenario::with_bug(&text, bug).ok()?).ok()?;
     let name = format!("{}-{bug}", table.get("name")?.as_str()?);
     table.insert("name".into(), toml::Value::String(name.clone()));
     let out = dir.join(format!("{name}.toml"));

@@ -59,7 +59,7 @@ pub mod swarm;
 pub mod sweep;
 pub mod testing;
 
-pub use expect::{Conclusion, Expect};
+pub use expect::{Conclusion, Expect, went_wrong};
 pub use registry::{Entry, Registry};
 pub use runner::{RunError, Runner, SeedOutcome, linearizability_report};
 pub use scenario::{Scenario, ScenarioError};

@@ -1024,6 +1024,18 @@ pub fn with_schedule(text: &str, schedule: &FaultSchedule, seed: u64) -> Result<
     Ok(out)
 }
 
+/// Scenario text with planted bug `bug` switched on (and no other): the same
+/// scenario, for measuring how a fault mix finds that bug.
+pub fn with_bug(text: &str, bug: &str) -> Result<String, String> {
+    let mut table: toml::Table = toml::from_str(text).map_err(|e| e.message().to_string())?;
+    let protocol = table
+        .get_mut("protocol")
+        .and_then(toml::Value::as_table_mut)
+        .ok_or("the scenario has no [protocol] table")?;
+    protocol.insert("bugs".into(), toml::Value::Array(vec![toml::Value::String(bug.into())]));
+    toml::to_string(&table).map_err(|e| e.to_string())
+}
+
 /// Reads a regular file as UTF-8 text; a FIFO, a device or a directory is an
 /// error instead of a read that blocks forever or never ends.
 pub fn read_regular_file(path: &Path) -> std::io::Result<String> {
@@ -1256,6 +1268,17 @@ mod tests {
     }
 
     const MINIMAL: &str = "name = \"x\"\nexpect = \"pass\"\n[protocol]\nname = \"register\"\n";
+
+    #[test]
+    fn with_bug_plants_one_bug_and_keeps_the_rest() {
+        let text = format!("{MINIMAL}bugs = [\"other\"]\n[cluster]\nservers = 1\n");
+        let planted = with_bug(&text, "skip-sync").unwrap();
+        let table: toml::Table = toml::from_str(&planted).unwrap();
+        assert_eq!(table["protocol"]["bugs"].as_array().unwrap(), &vec![toml::Value::from("skip-sync")]);
+        assert_eq!(table["protocol"]["name"].as_str(), Some("register"));
+        assert_eq!(table["cluster"]["servers"].as_integer(), Some(1));
+        assert!(with_bug("name = \"x\"\n", "skip-sync").unwrap_err().contains("[protocol]"));
+    }
 
     #[test]
     fn a_short_file_works() {

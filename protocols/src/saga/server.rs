@@ -61,26 +61,12 @@ impl Node<Saga> for Server {
             (Msg::Begin { saga, transfer }, Some(o), _) => o.on_begin(ctx, from, saga, transfer),
             (Msg::Stepped { saga, step, state }, Some(o), _) => o.on_stepped(ctx, saga, step, state),
             (Msg::Do { saga, step, account, delta }, _, Some(s)) => {
-                let request = StepRecord {
-                    saga,
-                    step,
-                    account,
-                    delta,
-                    orchestrator: from,
-                    state: super::StepState::Applied,
-                };
-                s.on_do(ctx, from, request);
+                let state = super::StepState::Applied;
+                s.on_do(ctx, from, StepRecord { saga, step, account, delta, orchestrator: from, state });
             }
             (Msg::Undo { saga, step, account, delta }, _, Some(s)) => {
-                let request = StepRecord {
-                    saga,
-                    step,
-                    account,
-                    delta,
-                    orchestrator: from,
-                    state: super::StepState::Undone,
-                };
-                s.on_undo(ctx, from, request);
+                let state = super::StepState::Undone;
+                s.on_undo(ctx, from, StepRecord { saga, step, account, delta, orchestrator: from, state });
             }
             (Msg::Read { read, accounts }, _, Some(s)) => {
                 ctx.send(from, Msg::Balances { read, balances: s.read(&accounts) });
