@@ -151,7 +151,7 @@ pub const KEYS: &[Key] = &[
         "array of kinds",
         None,
         "required, except in swarm mode (every kind the protocol allows)",
-        "Kinds of trouble to draw from: crash, pause, isolate, split, bridge, one-way, slow, clock-jump. In swarm mode, the kinds each seed draws a non-empty subset of.",
+        "Kinds of trouble to draw from: crash, pause, isolate, split, bridge, one-way, slow, clock-jump, and for a protocol with a leader leader-crash, leader-split (the leader cut off from the other servers) and leader-pause, aimed at whichever server leads when the episode starts. In swarm mode, the kinds each seed draws a non-empty subset of.",
     ),
     key(
         "nemesis",
@@ -458,6 +458,14 @@ pub const ACTIONS: &[Action] = &[
     },
 ];
 
+/// How a fault names the leader instead of a server, after the actions table.
+const LEADER_AIM: &str = "\nFor a protocol with a leader (its servers report `Node::leadership`; raft and \
+primary-backup do), a fault may name `\"leader\"` instead of a server: `crash`, `pause`, `isolate`, `slow` \
+and `clock-jump` hit the live server claiming the highest epoch when the fault applies (with none, the fault \
+does nothing), and `restart`, `resume` and a zero `clock-jump` undo the earliest leader-aimed crash, pause \
+or jump not yet undone. `split = [[\"leader\"]]` cuts the leader off from the other servers while clients \
+still reach it. A run reports, and `--print-faults` prints, each such fault as the server it hit.\n";
+
 /// The reference as Markdown.
 pub fn markdown() -> String {
     let mut out = String::from(
@@ -486,6 +494,7 @@ pub fn markdown() -> String {
             for a in ACTIONS {
                 let _ = writeln!(out, "| `{}` | `{}` | {} |", a.key, a.example.replace('\n', "` `"), a.doc);
             }
+            out.push_str(LEADER_AIM);
         }
     }
     out

@@ -122,6 +122,15 @@ pub(crate) fn bind<P: Catalogued>(scenario: &Scenario, text: &str) -> Result<Box
             format!("{kind} means nothing to {}; the kinds that apply are {}", P::NAME, applies.join(", ")),
         ));
     }
+    if !P::FAULTS.contains(&sim_core::NemesisKind::LeaderCrash)
+        && let Some(sorted) = scenario.schedule().entries().iter().position(|e| e.fault.aims_at_leader())
+    {
+        return Err(scenario.error_at(
+            text,
+            &format!("faults[{}]", scenario.fault_in_file(sorted)),
+            format!("{} has no leader to aim at: name a server instead of \"leader\"", P::NAME),
+        ));
+    }
     let model = match &scenario.checks.model {
         Some(model) => *model,
         None => P::MODEL,
@@ -235,7 +244,10 @@ fn judge(
     let failed_at = failure.map(|c| c.at.unwrap_or(report.time));
     let count = |kind| report.history.records().iter().filter(|r| r.kind == kind).count();
     let mut faults = BTreeMap::new();
-    for entry in &report.schedule.entries()[..report.faults_applied] {
+    // A fault still aimed at the leader after it applied found none and did nothing.
+    for entry in
+        report.schedule.entries()[..report.faults_applied].iter().filter(|e| !e.fault.aims_at_leader())
+    {
         *faults.entry(entry.fault.kind()).or_insert(0) += 1;
     }
     Ok(SeedOutcome {

@@ -288,16 +288,18 @@ impl<'de> Deserialize<'de> for NodeRef {
         impl Visitor<'_> for V {
             type Value = NodeRef;
             fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                f.write_str("a node such as \"n2\" or 2")
+                f.write_str("a node such as \"n2\" or 2, or \"leader\"")
             }
             fn visit_i64<E: de::Error>(self, v: i64) -> Result<NodeRef, E> {
                 u32::try_from(v).map(|n| NodeRef(NodeId(n))).map_err(|_| E::custom(format!("no node {v}")))
             }
             fn visit_str<E: de::Error>(self, v: &str) -> Result<NodeRef, E> {
-                v.strip_prefix('n')
-                    .and_then(|n| n.parse().ok())
-                    .map(|n| NodeRef(NodeId(n)))
-                    .ok_or_else(|| E::custom(format!("invalid node {v:?}: expected a name like \"n2\"")))
+                if v == "leader" {
+                    return Ok(NodeRef(NodeId::LEADER));
+                }
+                v.strip_prefix('n').and_then(|n| n.parse().ok()).map(|n| NodeRef(NodeId(n))).ok_or_else(
+                    || E::custom(format!("invalid node {v:?}: expected a name like \"n2\", or \"leader\"")),
+                )
             }
         }
         d.deserialize_any(V)
@@ -390,9 +392,10 @@ impl FaultSpec {
         faults.extend(resume.map(|n| Fault::Resume { node: n.0 }));
         faults.extend(isolate.map(|n| Fault::Partition { cut: Cut::Isolate { node: n.0 } }));
         if let Some(groups) = split {
-            if groups.len() < 2 || groups.iter().any(Vec::is_empty) {
+            let leader_alone = groups.len() == 1 && groups[0].len() == 1 && groups[0][0].0.is_leader_aim();
+            if (groups.len() < 2 && !leader_alone) || groups.iter().any(Vec::is_empty) {
                 return Err(
-                    "`split` needs at least two non-empty groups, like [[\"n0\"], [\"n1\", \"n2\"]]".into()
+                    "`split` needs at least two non-empty groups, like [[\"n0\"], [\"n1\", \"n2\"]], or [[\"leader\"]] alone".into()
                 );
             }
             faults.push(Fault::Partition {
@@ -766,8 +769,9 @@ impl Scenario {
         let nodes = self.cluster.servers + self.workload.clients;
         for (i, fault) in self.faults.iter().enumerate() {
             let fault = fault.to_fault().map_err(|m| (format!("faults[{i}]"), m))?;
+            fault.check_leader_aim().map_err(|m| (format!("faults[{i}]"), m))?;
             for node in fault.nodes() {
-                if node.index() >= nodes {
+                if node.index() >= nodes && !node.is_leader_aim() {
                     return err(
                         &format!("faults[{i}]"),
                         format!(
@@ -777,10 +781,14 @@ impl Scenario {
                     );
                 }
             }
-            if matches!(fault, Fault::Crash { node } | Fault::Restart { node } if node.index() >= self.cluster.servers)
+            if matches!(fault, Fault::Crash { node } | Fault::Restart { node }
+                if node.index() >= self.cluster.servers && !node.is_leader_aim())
             {
                 return err(&format!("faults[{i}]"), "only servers can crash and restart".into());
             }
+        }
+        if let Err((sorted, message)) = self.schedule().check_leader_aims() {
+            return err(&format!("faults[{}]", self.fault_in_file(sorted)), message);
         }
         let zones: Vec<&str> = self.cluster.zones.iter().map(|z| z.name.as_str()).collect();
         for (i, link) in self.cluster.links.iter().enumerate() {
@@ -932,6 +940,14 @@ impl Scenario {
             )?;
         }
         Ok(())
+    }
+
+    /// The `[[faults]]` entry (its index in the file) that is entry
+    /// `sorted` of [`Scenario::schedule`], which orders them by time.
+    pub fn fault_in_file(&self, sorted: usize) -> usize {
+        let mut order: Vec<usize> = (0..self.faults.len()).collect();
+        order.sort_by_key(|&i| self.faults[i].at);
+        order[sorted]
     }
 
     /// The explicit fault schedule.
@@ -1294,6 +1310,25 @@ mod tests {
         assert_eq!((e.line, e.column), (Some(7), Some(1)), "{e}");
         assert_eq!(e.field.as_deref(), Some("network.los"));
         assert!(e.message.contains("did you mean `loss`?"), "{e}");
+    }
+
+    #[test]
+    fn faults_may_name_the_leader() {
+        let text = format!(
+            "{MINIMAL}[[faults]]\nat = \"1s\"\ncrash = \"leader\"\n[[faults]]\nat = \"1.5s\"\nsplit = [[\"leader\"]]\n[[faults]]\nat = \"2s\"\nrestart = \"leader\"\n"
+        );
+        let schedule = parse(&text).unwrap().schedule();
+        assert_eq!(schedule.entries()[0].fault, Fault::Crash { node: NodeId::LEADER });
+        assert_eq!(schedule_toml(&schedule).matches("\"leader\"").count(), 3, "{}", schedule_toml(&schedule));
+        let early = format!(
+            "{MINIMAL}[[faults]]\nat = \"2s\"\ncrash = \"leader\"\n[[faults]]\nat = \"1s\"\nrestart = \"leader\"\n"
+        );
+        let e = parse(&early).unwrap_err();
+        assert_eq!(e.field.as_deref(), Some("faults[1]"), "the restart, second in the file: {e}");
+        assert!(e.message.contains("none comes before it"), "{e}");
+        let mixed =
+            format!("{MINIMAL}[[faults]]\nat = \"1s\"\none-way = {{ from = [\"leader\"], to = [\"n1\"] }}\n");
+        assert!(parse(&mixed).unwrap_err().message.contains("bridge or one-way cut names its servers"));
     }
 
     #[test]

@@ -73,7 +73,7 @@ pub fn schedule_within(
     horizon: Duration,
     episodes_max: usize,
 ) -> impl Strategy<Value = FaultSchedule> {
-    schedule_of(&NemesisKind::ALL, servers, horizon, episodes_max)
+    schedule_of(&NemesisKind::ANY_SERVER, servers, horizon, episodes_max)
 }
 
 /// Schedules of only the fault kinds `kinds` — a protocol's
@@ -144,6 +144,17 @@ fn faults(servers: usize, e: &Episode) -> Option<(Fault, Fault)> {
             let steps = if e.size <= 10 { -(e.size as i64) } else { e.size as i64 - 10 };
             let offset = steps * 100_000_000;
             (Fault::ClockJump { node, offset }, Fault::ClockJump { node, offset: 0 })
+        }
+        NemesisKind::LeaderCrash => {
+            let node = NodeId::LEADER;
+            (Fault::Crash { node }, Fault::Restart { node })
+        }
+        NemesisKind::LeaderSplit => {
+            (Fault::Partition { cut: Cut::Split { groups: vec![vec![NodeId::LEADER]] } }, heal)
+        }
+        NemesisKind::LeaderPause => {
+            let node = NodeId::LEADER;
+            (Fault::Pause { node }, Fault::Resume { node })
         }
     })
 }

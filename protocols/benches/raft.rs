@@ -20,7 +20,7 @@ fn run(seed: u64) -> Time {
         fifo: false,
     };
     let nemesis = Nemesis::new(
-        NemesisKind::ALL.to_vec(),
+        NemesisKind::ANY_SERVER.to_vec(),
         Duration::from_millis(500),
         Duration::from_millis(300),
         Time::from_nanos((VIRTUAL_SECS - 1) * 1_000_000_000),

@@ -64,8 +64,10 @@ pub trait Catalogued: Protocol + Serialize + DeserializeOwned + Default + Clone 
     /// `None` when linearizability does not apply (the protocol's own judges decide).
     const MODEL: Option<ModelKind> = Some(ModelKind::CasRegister);
     /// The nemesis kinds that mean something for this protocol; a scenario
-    /// asking for another is an error.
-    const FAULTS: &'static [NemesisKind] = &NemesisKind::ALL;
+    /// asking for another is an error. By default those that need no leader;
+    /// a protocol whose servers report [`Node::leadership`](crate::Node::leadership)
+    /// declares [`NemesisKind::ALL`], and may then aim faults at `"leader"`.
+    const FAULTS: &'static [NemesisKind] = &NemesisKind::ANY_SERVER;
     /// The coverage probes its code marks with
     /// [`Context::probe`](crate::Context::probe): `(name, what reaching it
     /// means)`, e.g. `("leader-steps-down", "a leader saw a higher term and

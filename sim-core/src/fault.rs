@@ -242,6 +242,43 @@ impl FaultSchedule {
         self.entries.is_empty()
     }
 
+    /// Writes down what entry `index` turned out to be when it applied (a
+    /// leader-aimed fault, the server it hit), so the schedule a run reports
+    /// is the schedule it ran and replays without aiming.
+    pub(crate) fn resolve(&mut self, index: usize, fault: Fault) {
+        self.entries[index].fault = fault;
+    }
+
+    /// Checks every leader-aimed entry: only single-server faults aim, and
+    /// each restart, resume or clock reset aimed at the leader follows a
+    /// leader-aimed crash, pause or clock jump it can undo. On error, the
+    /// entry's index and why.
+    pub fn check_leader_aims(&self) -> Result<(), (usize, String)> {
+        let mut open: Vec<String> = Vec::new();
+        for (i, entry) in self.entries.iter().enumerate() {
+            if !entry.fault.aims_at_leader() {
+                continue;
+            }
+            entry.fault.check_leader_aim().map_err(|e| (i, e))?;
+            match entry.fault.undoes() {
+                Some(pair) => {
+                    let Some(at) = open.iter().position(|k| k == pair) else {
+                        return Err((
+                            i,
+                            format!(
+                                "`{}` undoes a leader-aimed {pair}, but none comes before it",
+                                entry.fault
+                            ),
+                        ));
+                    };
+                    open.remove(at);
+                }
+                None => open.push(entry.fault.kind()),
+            }
+        }
+        Ok(())
+    }
+
     /// The instants at which the network was healed, nodes restarted or resumed.
     pub fn repair_times(&self) -> Vec<Time> {
         self.entries.iter().filter(|e| e.fault.is_repair()).map(|e| e.at).collect()
@@ -277,6 +314,13 @@ pub enum NemesisKind {
     Slow,
     /// Jump one server's clock.
     ClockJump,
+    /// Crash whichever server leads when the episode starts; restart it at the end.
+    LeaderCrash,
+    /// Cut the leader off from the other servers; clients still reach it,
+    /// so a deposed leader that has not noticed keeps taking writes.
+    LeaderSplit,
+    /// Pause the leader (it wakes believing it still leads).
+    LeaderPause,
 }
 
 impl NemesisKind {
@@ -291,7 +335,16 @@ impl NemesisKind {
             NemesisKind::OneWay => "one-way",
             NemesisKind::Slow => "slow",
             NemesisKind::ClockJump => "clock-jump",
+            NemesisKind::LeaderCrash => "leader-crash",
+            NemesisKind::LeaderSplit => "leader-split",
+            NemesisKind::LeaderPause => "leader-pause",
         }
+    }
+
+    /// Whether episodes of this kind aim at the leader, which only a
+    /// protocol reporting [`Node::leadership`](crate::Node::leadership) has.
+    pub fn aims_at_leader(self) -> bool {
+        matches!(self, NemesisKind::LeaderCrash | NemesisKind::LeaderSplit | NemesisKind::LeaderPause)
     }
 
     /// The fewest servers an episode of this kind needs: a split or a
@@ -304,12 +357,32 @@ impl NemesisKind {
             | NemesisKind::Pause
             | NemesisKind::Isolate
             | NemesisKind::Slow
-            | NemesisKind::ClockJump => 1,
+            | NemesisKind::ClockJump
+            | NemesisKind::LeaderCrash
+            | NemesisKind::LeaderSplit
+            | NemesisKind::LeaderPause => 1,
         }
     }
 
-    /// Every kind, in a fixed order.
-    pub const ALL: [NemesisKind; 8] = [
+    /// Every kind, in a fixed order: those of [`NemesisKind::ANY_SERVER`],
+    /// then those aimed at the leader.
+    pub const ALL: [NemesisKind; 11] = [
+        NemesisKind::Crash,
+        NemesisKind::Pause,
+        NemesisKind::Isolate,
+        NemesisKind::Split,
+        NemesisKind::Bridge,
+        NemesisKind::OneWay,
+        NemesisKind::Slow,
+        NemesisKind::ClockJump,
+        NemesisKind::LeaderCrash,
+        NemesisKind::LeaderSplit,
+        NemesisKind::LeaderPause,
+    ];
+
+    /// The kinds any cluster can suffer, leader or not: what a protocol
+    /// without [`Node::leadership`](crate::Node::leadership) allows.
+    pub const ANY_SERVER: [NemesisKind; 8] = [
         NemesisKind::Crash,
         NemesisKind::Pause,
         NemesisKind::Isolate,
@@ -579,6 +652,18 @@ impl Nemesis {
                     if rng.chance(crate::rng::Probability::ratio(1, 2)) { magnitude } else { -magnitude };
                 vec![(start, Fault::ClockJump { node, offset }), (end, Fault::ClockJump { node, offset: 0 })]
             }
+            NemesisKind::LeaderCrash => {
+                let node = NodeId::LEADER;
+                vec![(start, Fault::Crash { node }), (end, Fault::Restart { node })]
+            }
+            NemesisKind::LeaderSplit => {
+                let cut = Cut::Split { groups: vec![vec![NodeId::LEADER]] };
+                vec![(start, Fault::Partition { cut }), (end, Fault::Heal)]
+            }
+            NemesisKind::LeaderPause => {
+                let node = NodeId::LEADER;
+                vec![(start, Fault::Pause { node }), (end, Fault::Resume { node })]
+            }
         }
     }
 }
@@ -595,6 +680,67 @@ pub struct Drawn {
 }
 
 impl Fault {
+    /// Whether the fault names [`NodeId::LEADER`] rather than a server: it
+    /// is resolved when it applies, and one still naming the leader after
+    /// it applied found nobody to hit and did nothing.
+    pub fn aims_at_leader(&self) -> bool {
+        self.nodes().iter().any(|n| n.is_leader_aim())
+    }
+
+    /// The same fault aimed at `node`, one of `servers`, instead of the
+    /// leader (a split of the leader alone puts the other servers on the
+    /// other side).
+    pub fn aimed_at(&self, node: NodeId, servers: &[NodeId]) -> Fault {
+        let aim = |n: NodeId| if n.is_leader_aim() { node } else { n };
+        match self.clone() {
+            Fault::Partition { cut: Cut::Split { groups } } if groups == [[NodeId::LEADER]] => {
+                let others = servers.iter().copied().filter(|&n| n != node).collect();
+                Fault::Partition { cut: Cut::Split { groups: vec![vec![node], others] } }
+            }
+            Fault::Crash { node } => Fault::Crash { node: aim(node) },
+            Fault::Restart { node } => Fault::Restart { node: aim(node) },
+            Fault::Pause { node } => Fault::Pause { node: aim(node) },
+            Fault::Resume { node } => Fault::Resume { node: aim(node) },
+            Fault::Slow { node, factor } => Fault::Slow { node: aim(node), factor },
+            Fault::ClockJump { node, offset } => Fault::ClockJump { node: aim(node), offset },
+            Fault::Partition { cut: Cut::Isolate { node } } => {
+                Fault::Partition { cut: Cut::Isolate { node: aim(node) } }
+            }
+            other => other,
+        }
+    }
+
+    /// For a fault aimed at the leader: `Some(pair)` if it undoes an earlier
+    /// leader-aimed fault of kind `pair` (a restart undoes a crash, a resume
+    /// a pause, a zero clock jump a jump), `None` if it breaks something.
+    pub fn undoes(&self) -> Option<&'static str> {
+        match self {
+            Fault::Restart { .. } => Some("crash"),
+            Fault::Resume { .. } => Some("pause"),
+            Fault::ClockJump { offset: 0, .. } => Some("clock-jump"),
+            _ => None,
+        }
+    }
+
+    /// Checks that the leader is named only where one server is: a split
+    /// names it alone (`[["leader"]]`: the leader apart from the other
+    /// servers), and a bridge or one-way cut must name its servers.
+    pub fn check_leader_aim(&self) -> Result<(), String> {
+        match self {
+            Fault::Partition { cut: Cut::Split { groups } } if self.aims_at_leader() => {
+                if groups == &[[NodeId::LEADER]] {
+                    Ok(())
+                } else {
+                    Err("a split aims at the leader as `[[\"leader\"]]` alone: the leader on one side, the other servers on the other".into())
+                }
+            }
+            Fault::Partition { cut: Cut::Bridge { .. } | Cut::OneWay { .. } } if self.aims_at_leader() => {
+                Err("only crash, restart, pause, resume, isolate, split, slow and clock-jump can aim at \"leader\"; a bridge or one-way cut names its servers".into())
+            }
+            _ => Ok(()),
+        }
+    }
+
     /// Every node id the fault names (a cut's nodes, in its own order).
     pub fn nodes(&self) -> Vec<NodeId> {
         match self {
@@ -708,6 +854,68 @@ mod tests {
         let pauses = a.entries().iter().filter(|e| matches!(e.fault, Fault::Pause { .. })).count();
         let resumes = a.entries().iter().filter(|e| matches!(e.fault, Fault::Resume { .. })).count();
         assert_eq!(pauses, resumes);
+    }
+
+    #[test]
+    fn leader_aims_are_checked_in_time_order() {
+        let t = Time::from_nanos;
+        let leader = NodeId::LEADER;
+        let nested = FaultSchedule::new()
+            .at(t(1), Fault::Crash { node: leader })
+            .at(t(2), Fault::Pause { node: leader })
+            .at(t(3), Fault::Crash { node: leader })
+            .at(t(4), Fault::Resume { node: leader })
+            .at(t(5), Fault::Restart { node: leader })
+            .at(t(6), Fault::Restart { node: leader });
+        assert_eq!(nested.check_leader_aims(), Ok(()));
+        let early = FaultSchedule::new()
+            .at(t(1), Fault::Crash { node: leader })
+            .at(t(2), Fault::Resume { node: leader });
+        let (index, why) = early.check_leader_aims().unwrap_err();
+        assert_eq!(index, 1);
+        assert!(why.contains("undoes a leader-aimed pause, but none comes before it"), "{why}");
+        let bridge = Cut::Bridge { left: vec![leader], bridge: NodeId(1), right: vec![NodeId(2)] };
+        let bridge = FaultSchedule::new().at(t(1), Fault::Partition { cut: bridge });
+        assert!(bridge.check_leader_aims().unwrap_err().1.contains("bridge or one-way"));
+        let mixed = Cut::Split { groups: vec![vec![leader], vec![NodeId(1)]] };
+        let mixed = FaultSchedule::new().at(t(1), Fault::Partition { cut: mixed });
+        assert!(mixed.check_leader_aims().unwrap_err().1.contains("[[\"leader\"]]"));
+    }
+
+    #[test]
+    fn a_leader_aim_resolves_to_the_server_it_hits() {
+        let alone = Fault::Partition { cut: Cut::Split { groups: vec![vec![NodeId::LEADER]] } };
+        assert_eq!(
+            alone.aimed_at(NodeId(1), &servers(3)),
+            Fault::Partition {
+                cut: Cut::Split { groups: vec![vec![NodeId(1)], vec![NodeId(0), NodeId(2)]] }
+            }
+        );
+        let slow = Fault::Slow { node: NodeId::LEADER, factor: 5 };
+        assert_eq!(slow.aimed_at(NodeId(2), &servers(3)), Fault::Slow { node: NodeId(2), factor: 5 });
+        assert!(slow.aims_at_leader() && !Fault::Heal.aims_at_leader());
+        assert_eq!(Fault::Crash { node: NodeId::LEADER }.to_string(), "crash leader");
+        let json = serde_json::to_string(&Fault::Crash { node: NodeId::LEADER }).unwrap();
+        assert_eq!(json, r#"{"fault":"crash","node":"leader"}"#);
+        assert_eq!(serde_json::from_str::<Fault>(&json).unwrap(), Fault::Crash { node: NodeId::LEADER });
+        assert!(serde_json::from_str::<NodeId>("4294967295").is_err(), "the aim is spelled, not numbered");
+    }
+
+    #[test]
+    fn leader_kinds_draw_leader_aimed_episodes_only() {
+        let kinds = vec![NemesisKind::LeaderCrash, NemesisKind::LeaderSplit, NemesisKind::LeaderPause];
+        let nemesis = Nemesis::new(
+            kinds,
+            Duration::from_millis(100),
+            Duration::from_millis(100),
+            Time::from_nanos(5_000_000_000),
+        );
+        let schedule = nemesis.schedule(&servers(3), &mut SimRng::new(Seed(1), Stream::Faults));
+        assert!(schedule.len() > 20);
+        assert!(schedule.entries().iter().all(|e| e.fault.aims_at_leader() || e.fault == Fault::Heal));
+        assert_eq!(schedule.check_leader_aims(), Ok(()));
+        assert!(NemesisKind::ALL.iter().filter(|k| k.aims_at_leader()).count() == 3);
+        assert!(NemesisKind::ANY_SERVER.iter().all(|k| !k.aims_at_leader()));
     }
 
     #[test]

@@ -20,20 +20,68 @@ use crate::storage::Storage;
 use crate::time::{Duration, Time};
 
 /// A node's address on the virtual network: servers first, then clients.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
-#[serde(transparent)]
+///
+/// One value is not an address: [`NodeId::LEADER`], which a fault may name
+/// to mean whichever server leads when the fault applies.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct NodeId(pub u32);
 
 impl NodeId {
+    /// Not a node but an aim: a crash, pause, isolation, slowdown or clock
+    /// jump naming it hits the server that leads when it applies (the live
+    /// server whose [`Node::leadership`] claims the highest epoch), and a
+    /// restart, resume or clock reset naming it undoes the earliest such
+    /// fault not yet undone. Scenario files and reports spell it `"leader"`.
+    pub const LEADER: NodeId = NodeId(u32::MAX);
+
     /// The id as an index into per-node tables.
     pub fn index(self) -> usize {
         self.0 as usize
+    }
+
+    /// Whether this is [`NodeId::LEADER`], an aim rather than an address.
+    pub fn is_leader_aim(self) -> bool {
+        self == NodeId::LEADER
     }
 }
 
 impl fmt::Display for NodeId {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "n{}", self.0)
+        if self.is_leader_aim() { f.write_str("leader") } else { write!(f, "n{}", self.0) }
+    }
+}
+
+impl Serialize for NodeId {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        if self.is_leader_aim() { s.serialize_str("leader") } else { s.serialize_u32(self.0) }
+    }
+}
+
+impl<'de> Deserialize<'de> for NodeId {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<NodeId, D::Error> {
+        struct Id;
+        impl serde::de::Visitor<'_> for Id {
+            type Value = NodeId;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a node number or \"leader\"")
+            }
+            fn visit_u64<E: serde::de::Error>(self, v: u64) -> Result<NodeId, E> {
+                u32::try_from(v)
+                    .ok()
+                    .filter(|&n| n != u32::MAX)
+                    .map(NodeId)
+                    .ok_or_else(|| E::custom(format!("no node {v}")))
+            }
+            fn visit_i64<E: serde::de::Error>(self, v: i64) -> Result<NodeId, E> {
+                u64::try_from(v)
+                    .map_err(|_| E::custom(format!("no node {v}")))
+                    .and_then(|v| self.visit_u64(v))
+            }
+            fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<NodeId, E> {
+                if v == "leader" { Ok(NodeId::LEADER) } else { Err(E::custom(format!("no node {v:?}"))) }
+            }
+        }
+        d.deserialize_any(Id)
     }
 }
 
@@ -151,6 +199,15 @@ pub trait Node<P: Protocol>: 'static {
     fn on_message(&mut self, ctx: &mut Context<'_, P>, from: NodeId, msg: P::Msg);
     /// A timer set by this node fired. Nothing by default.
     fn on_timer(&mut self, _ctx: &mut Context<'_, P>, _id: TimerId, _timer: P::Timer) {}
+    /// The epoch (term, view, generation) in which this server believes it
+    /// leads, or `None` when it does not. Faults aimed at [`NodeId::LEADER`]
+    /// hit the live server claiming the highest epoch, so a stale leader
+    /// that has not yet heard of its successor is passed over. A protocol
+    /// without a leader keeps the default, and declares no leader-aimed
+    /// nemesis kinds in [`Catalogued::FAULTS`](crate::Catalogued::FAULTS).
+    fn leadership(&self) -> Option<u64> {
+        None
+    }
 }
 
 /// A client: turns workload operations into requests and reports outcomes

@@ -374,6 +374,7 @@ impl<P: Protocol> SimBuilder<P> {
             torn_writes: self.torn_writes,
             schedule,
             faults_applied: 0,
+            aimed: Vec::new(),
             history: History::new(),
             tracer: Tracer::new(self.trace),
             effects: Effects::new(),
@@ -408,16 +409,21 @@ fn validate_schedule(schedule: &FaultSchedule, cluster: &Cluster) -> Result<(), 
     for entry in schedule.entries() {
         let error =
             |reason: String| BuildError::Fault { at: entry.at, fault: entry.fault.to_string(), reason };
-        if let Some(node) = entry.fault.nodes().into_iter().find(|n| n.index() >= nodes) {
+        if let Some(node) = entry.fault.nodes().into_iter().find(|n| n.index() >= nodes && !n.is_leader_aim())
+        {
             return Err(error(format!("names {node}, but there are only {nodes} nodes")));
         }
         if let Fault::Crash { node } | Fault::Restart { node } = &entry.fault
             && !cluster.is_server(*node)
+            && !node.is_leader_aim()
         {
             return Err(error("only servers can crash and restart".into()));
         }
     }
-    Ok(())
+    schedule.check_leader_aims().map_err(|(i, reason)| {
+        let entry = &schedule.entries()[i];
+        BuildError::Fault { at: entry.at, fault: entry.fault.to_string(), reason }
+    })
 }
 
 /// A deterministic simulation of one protocol under one seed.
@@ -448,6 +454,9 @@ pub struct Sim<P: Protocol> {
     torn_writes: Probability,
     schedule: FaultSchedule,
     faults_applied: usize,
+    /// Leader-aimed crashes, pauses and clock jumps not yet undone, oldest
+    /// first: the fault's kind and the server it hit (`None`: nobody).
+    aimed: Vec<(String, Option<NodeId>)>,
     history: History,
     tracer: Tracer,
     effects: Effects<P>,
@@ -733,8 +742,16 @@ impl<P: Protocol> Sim<P> {
     }
 
     fn apply_fault(&mut self, index: usize) {
-        let fault = self.schedule.entries()[index].fault.clone();
+        let mut fault = self.schedule.entries()[index].fault.clone();
         self.faults_applied += 1;
+        if fault.aims_at_leader() {
+            let Some(node) = self.aim(&fault) else {
+                tracing::debug!(t = %self.now, %fault, "no leader to aim at");
+                return;
+            };
+            fault = fault.aimed_at(node, self.cluster.servers());
+            self.schedule.resolve(index, fault.clone());
+        }
         self.tracer.record::<P::Msg, P::Timer>(TraceEvent::Fault { t: self.now, fault: &fault });
         match fault {
             Fault::Crash { node } => self.crash(node),
@@ -756,6 +773,33 @@ impl<P: Protocol> Sim<P> {
             Fault::Slow { node, factor } => self.net.slow(node, factor),
             Fault::ClockJump { node, offset } => self.clock_offsets[node.index()] = offset,
         }
+    }
+
+    /// The server a leader-aimed fault hits: for a crash, pause or clock
+    /// jump the current leader (remembered, so the matching restart, resume
+    /// or reset undoes it), for those the earliest remembered one not yet
+    /// undone; `None` when there is nobody to hit.
+    fn aim(&mut self, fault: &Fault) -> Option<NodeId> {
+        if let Some(pair) = fault.undoes() {
+            let at = self.aimed.iter().position(|(kind, _)| kind == pair)?;
+            return self.aimed.remove(at).1;
+        }
+        let leader = self.leader();
+        let kind = fault.kind();
+        if matches!(kind.as_str(), "crash" | "pause" | "clock-jump") {
+            self.aimed.push((kind, leader));
+        }
+        leader
+    }
+
+    /// The live server claiming leadership in the highest epoch (the lowest
+    /// id among equals), if any does.
+    fn leader(&self) -> Option<NodeId> {
+        let claims = self.cluster.servers().iter().filter_map(|&node| {
+            let server = self.servers[node.index()].as_ref()?;
+            server.leadership().map(|epoch| (epoch, std::cmp::Reverse(node)))
+        });
+        claims.max().map(|(_, std::cmp::Reverse(node))| node)
     }
 
     fn crash(&mut self, node: NodeId) {

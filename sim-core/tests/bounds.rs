@@ -76,7 +76,7 @@ fn build(servers: usize) -> Result<Sim<Quiet>, BuildError> {
 }
 
 fn nemesis(interval: Duration, duration: Duration, stop: Time) -> Nemesis {
-    Nemesis::new(NemesisKind::ALL.to_vec(), interval, duration, stop)
+    Nemesis::new(NemesisKind::ANY_SERVER.to_vec(), interval, duration, stop)
 }
 
 fn build_with(nemesis: Nemesis) -> Result<Sim<Quiet>, BuildError> {

@@ -306,7 +306,7 @@ fn same_seed_same_hash_and_different_seeds_differ() {
             fifo: false,
         };
         let nemesis = sim_core::Nemesis::new(
-            sim_core::NemesisKind::ALL.to_vec(),
+            sim_core::NemesisKind::ANY_SERVER.to_vec(),
             Duration::from_millis(100),
             Duration::from_millis(100),
             ms(900),

@@ -6,6 +6,7 @@
 
 mod catalogue;
 mod honesty;
+mod leader;
 mod probes;
 mod properties;
 mod scenarios;

@@ -180,6 +180,7 @@ impl sim_core::Catalogued for PrimaryBackup {
         "primary-backup replication with heartbeats, majority-elected epochs and fencing";
     type Bug = Bug;
     type Workload = sim_core::RegisterWorkload;
+    const FAULTS: &'static [sim_core::NemesisKind] = &sim_core::NemesisKind::ALL;
     const PROBES: &'static [(&'static str, &'static str)] = probe::ALL;
 
     fn validate(&self, _setup: &sim_core::Setup) -> Result<(), sim_core::Invalid> {

@@ -388,6 +388,10 @@ impl Server {
 }
 
 impl Node<PrimaryBackup> for Server {
+    fn leadership(&self) -> Option<u64> {
+        self.primary_epoch()
+    }
+
     fn on_start(&mut self, ctx: &mut Context<'_, PrimaryBackup>) {
         // Everything here was synced before it was relied on; a missing or torn
         // entry can only be one that was never acknowledged.

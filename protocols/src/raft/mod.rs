@@ -203,6 +203,7 @@ impl sim_core::Catalogued for Raft {
     const SUMMARY: &'static str = "Raft consensus replicating a key-value store of cas registers";
     type Bug = RaftBug;
     type Workload = sim_core::RegisterWorkload;
+    const FAULTS: &'static [sim_core::NemesisKind] = &sim_core::NemesisKind::ALL;
     const PROBES: &'static [(&'static str, &'static str)] = probe::ALL;
 
     fn validate(&self, _setup: &sim_core::Setup) -> Result<(), sim_core::Invalid> {

@@ -554,6 +554,10 @@ impl Node<Raft> for Server {
         }
     }
 
+    fn leadership(&self) -> Option<u64> {
+        (self.role == Role::Leader).then_some(self.term)
+    }
+
     fn on_timer(&mut self, ctx: &mut Context<'_, Raft>, id: TimerId, timer: Timer) {
         match timer {
             Timer::Election if self.election_timer == Some(id) => {
