@@ -228,11 +228,51 @@ pub const KEYS: &[Key] = &[
     ),
     key(
         "nemesis",
+        "on_election",
+        "table",
+        None,
+        "off",
+        "Episodes started by elections rather than the clock, for a protocol with a leader: when a server first leads in an epoch nobody led before, an episode aimed at it starts shortly after (the keys below). Bugs that live in the milliseconds after an election (a leader with nothing of its term replicated yet, votes just cast) are found there, not by luck.",
+    ),
+    key(
+        "nemesis.on_election",
+        "kinds",
+        "list of split, crash, crash-majority",
+        None,
+        "all three",
+        "What happens to the new leader, one drawn per election: `split` cuts it off from the other servers (clients still reach it), `crash` crashes it, `crash-majority` crashes it and enough other servers for a majority.",
+    ),
+    key(
+        "nemesis.on_election",
+        "chance",
+        "probability",
+        Some("1"),
+        "",
+        "The chance an election starts an episode.",
+    ),
+    key(
+        "nemesis.on_election",
+        "delay_max",
+        "duration",
+        Some("\"10ms\""),
+        "",
+        "Longest wait from the win to the episode (drawn uniformly, at least a nanosecond).",
+    ),
+    key(
+        "nemesis.on_election",
+        "duration",
+        "duration",
+        Some("\"300ms\""),
+        "",
+        "Mean length of an episode (drawn from half to one and a half times it); only episodes that end before `stop` happen.",
+    ),
+    key(
+        "nemesis",
         "swarm",
         "boolean or table",
         Some("false"),
         "",
-        "Swarm mode (also `--swarm` on run, sweep, replay and shrink): each seed draws from its own stream which of `kinds` are on, their weights, `interval`, `duration`, `crash_max`, `split_groups_max`, `slow_factor`, `clock_jump_max`, `lanes`, and the network's latency, loss and duplication and the storage's torn writes, replacing those settings; `start` and `stop` stay. A `[nemesis.swarm]` table of bounds turns it on and narrows the draws. `orrery run --print-faults` prints what a seed drew as plain settings.",
+        "Swarm mode (also `--swarm` on run, sweep, replay and shrink): each seed draws from its own stream which of `kinds` are on, their weights, `interval`, `duration`, `crash_max`, `split_groups_max`, `slow_factor`, `clock_jump_max`, `lanes`, `on_election`, and the network's latency, loss and duplication and the storage's torn writes, replacing those settings; `start` and `stop` stay. A `[nemesis.swarm]` table of bounds turns it on and narrows the draws. `orrery run --print-faults` prints what a seed drew as plain settings.",
     ),
     key(
         "nemesis.swarm",
@@ -330,6 +370,14 @@ pub const KEYS: &[Key] = &[
         Some("3"),
         "",
         "Most lanes of overlapping episodes a seed draws (uniformly from 1).",
+    ),
+    key(
+        "nemesis.swarm",
+        "on_election",
+        "boolean",
+        Some("true"),
+        "",
+        "Whether seeds may draw an `on_election` trigger (for a protocol with a leader): three in four do, each with its own kinds, chance (every election, or half), delay up to 1ms..20ms and episodes of 100ms..2s.",
     ),
     key(
         "nemesis.swarm",
@@ -608,6 +656,10 @@ mod tests {
                 }
                 "nemesis.swarm" => {
                     let base = format!("{MINIMAL}[nemesis.swarm]\n");
+                    (base.clone(), format!("{base}{} = {default}\n", k.key))
+                }
+                "nemesis.on_election" => {
+                    let base = format!("{MINIMAL}[nemesis]\nkinds = [\"crash\"]\n[nemesis.on_election]\n");
                     (base.clone(), format!("{base}{} = {default}\n", k.key))
                 }
                 table => (MINIMAL.to_string(), format!("{MINIMAL}[{table}]\n{} = {default}\n", k.key)),

@@ -122,7 +122,15 @@ pub(crate) fn bind<P: Catalogued>(scenario: &Scenario, text: &str) -> Result<Box
             format!("{kind} means nothing to {}; the kinds that apply are {}", P::NAME, applies.join(", ")),
         ));
     }
-    if !P::FAULTS.contains(&sim_core::NemesisKind::LeaderCrash)
+    let leads = P::FAULTS.contains(&sim_core::NemesisKind::LeaderCrash);
+    if !leads && scenario.nemesis.as_ref().is_some_and(|n| n.on_election.is_some()) {
+        return Err(scenario.error_at(
+            text,
+            "nemesis.on_election",
+            format!("{} has no leader, so no election starts an episode", P::NAME),
+        ));
+    }
+    if !leads
         && let Some(sorted) = scenario.schedule().entries().iter().position(|e| e.fault.aims_at_leader())
     {
         return Err(scenario.error_at(

@@ -11,8 +11,8 @@ use crate::{Expect, ModelKind};
 use serde::Deserialize;
 use serde::de::{self, DeserializeOwned, Deserializer, MapAccess, Visitor};
 use sim_core::{
-    Cut, Duration, Fault, FaultSchedule, Latency, Nemesis, NemesisKind, NetConfig, NodeId, Pacing,
-    Probability, SwarmBounds, Time, Topology,
+    Cut, Duration, ElectionKind, Fault, FaultSchedule, Latency, Nemesis, NemesisKind, NetConfig, NodeId,
+    OnElection, Pacing, Probability, SwarmBounds, Time, Topology,
 };
 
 /// A parsed, validated scenario.
@@ -492,6 +492,9 @@ pub struct NemesisSpec {
     /// Independent lanes of episodes that run at once (1: no overlap).
     #[serde(default = "default_lanes")]
     pub lanes: usize,
+    /// `[nemesis.on_election]`: episodes started by elections (for a
+    /// protocol with a leader).
+    pub on_election: Option<OnElectionSpec>,
     /// Swarm mode: `true` (default bounds) or a `[nemesis.swarm]` table of
     /// bounds; each seed then draws every setting above but `kinds`,
     /// `start` and `stop` itself, and the network's and storage's noise.
@@ -514,9 +517,57 @@ impl Default for NemesisSpec {
             clock_jump_max: default_clock_jump_max(),
             split_groups_max: default_split_groups_max(),
             lanes: default_lanes(),
+            on_election: None,
             swarm: None,
         }
     }
+}
+
+/// `[nemesis.on_election]`: what happens to a server that has just won an
+/// election (see [`OnElection`]).
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct OnElectionSpec {
+    /// What to do to the new leader: split, crash, crash-majority (default: all three).
+    #[serde(default = "all_election_kinds")]
+    pub kinds: Vec<ElectionKind>,
+    /// The chance an election starts an episode (default 1).
+    #[serde(default = "always")]
+    pub chance: Probability,
+    /// Longest wait between the election and the episode (default 10ms).
+    #[serde(default = "default_election_delay")]
+    pub delay_max: Duration,
+    /// Mean length of an episode (default 300ms).
+    #[serde(default = "default_election_episode")]
+    pub duration: Duration,
+}
+
+impl OnElectionSpec {
+    /// The trigger this table describes.
+    pub fn to_trigger(&self) -> OnElection {
+        OnElection {
+            kinds: self.kinds.clone(),
+            chance: self.chance,
+            delay_max: self.delay_max,
+            duration: self.duration,
+        }
+    }
+}
+
+fn all_election_kinds() -> Vec<ElectionKind> {
+    ElectionKind::ALL.to_vec()
+}
+
+fn always() -> Probability {
+    Probability::ALWAYS
+}
+
+fn default_election_delay() -> Duration {
+    Duration::from_millis(10)
+}
+
+fn default_election_episode() -> Duration {
+    Duration::from_millis(300)
 }
 
 fn default_lanes() -> usize {
@@ -801,9 +852,13 @@ impl Scenario {
                 }
             }
         }
+        if let Some(trigger) = self.nemesis.as_ref().and_then(|n| n.on_election.as_ref()) {
+            trigger.to_trigger().validate().map_err(|m| ("nemesis.on_election".to_string(), m))?;
+        }
         if let Some(nemesis) = &self.nemesis
             && nemesis.kinds.is_empty()
             && nemesis.swarm.is_none()
+            && nemesis.on_election.is_none()
         {
             return err("nemesis.kinds", "list at least one kind (or set `swarm = true`)".into());
         }
@@ -973,6 +1028,7 @@ impl Scenario {
             nemesis.weights = n.weights.clone();
             nemesis.split_groups_max = n.split_groups_max;
             nemesis.lanes = n.lanes;
+            nemesis.on_election = n.on_election.as_ref().map(OnElectionSpec::to_trigger);
             nemesis
         })
     }

@@ -97,6 +97,15 @@ pub fn plain_tables(config: &SwarmConfig, fifo: bool) -> toml::Table {
     nemesis.insert("slow_factor".into(), integer(n.slow_factor));
     nemesis.insert("clock_jump_max".into(), duration(n.clock_jump_max));
     nemesis.insert("lanes".into(), integer(n.lanes as u64));
+    if let Some(trigger) = &n.on_election {
+        let mut table = toml::Table::new();
+        let kinds = trigger.kinds.iter().map(|k| toml::Value::String(k.name().into())).collect();
+        table.insert("kinds".into(), toml::Value::Array(kinds));
+        table.insert("chance".into(), probability(trigger.chance));
+        table.insert("delay_max".into(), duration(trigger.delay_max));
+        table.insert("duration".into(), duration(trigger.duration));
+        nemesis.insert("on_election".into(), toml::Value::Table(table));
+    }
     let mut tables = toml::Table::new();
     tables.insert("network".into(), toml::Value::Table(network));
     tables.insert("storage".into(), toml::Value::Table(storage));
@@ -172,8 +181,18 @@ pub fn swarm_text(text: &str) -> Result<String, String> {
 pub fn describe(config: &SwarmConfig) -> String {
     let n = &config.nemesis;
     let kinds: Vec<String> = n.kinds.iter().zip(&n.weights).map(|(k, w)| format!("{k}:{w}")).collect();
+    let trigger = n.on_election.as_ref().map_or(String::new(), |t| {
+        let kinds: Vec<&str> = t.kinds.iter().map(|k| k.name()).collect();
+        format!(
+            "; on {:.0}% of elections {} within {} for {}",
+            t.chance.as_f64() * 100.0,
+            kinds.join("/"),
+            t.delay_max,
+            t.duration
+        )
+    });
     format!(
-        "kinds {} (weights); {} {}, every {} for {}, crash up to {}, split into up to {}, slow x{}, clock jumps to {}; latency {}, loss {:.2}%, duplicate {:.2}%, torn writes {:.2}%",
+        "kinds {} (weights){trigger}; {} {}, every {} for {}, crash up to {}, split into up to {}, slow x{}, clock jumps to {}; latency {}, loss {:.2}%, duplicate {:.2}%, torn writes {:.2}%",
         kinds.join(", "),
         n.lanes,
         if n.lanes == 1 { "lane" } else { "lanes" },

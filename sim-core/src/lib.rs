@@ -96,7 +96,9 @@ pub use build::{BuildError, Bytes, Footprint};
 pub use catalogue::{
     Catalogued, HORIZON_MAX, Invalid, Judgement, ModelKind, NoBugs, PlantedBug, Setup, Status, WorkloadSpec,
 };
-pub use fault::{Cut, Drawn, Fault, FaultSchedule, Nemesis, NemesisKind, TimedFault};
+pub use fault::{
+    Cut, Drawn, ElectionKind, Fault, FaultSchedule, Nemesis, NemesisKind, OnElection, TimedFault,
+};
 pub use handler::in_handler;
 pub use history::{History, HistoryError, Op, Operation, Outcome, Record, RecordType, Value};
 pub use invariant::{ClusterView, Invariant};

@@ -37,6 +37,8 @@ pub enum Stream {
     /// Swarm mode's draw of the run's whole fault configuration (which
     /// kinds, their weights and rhythm, the network's noise).
     Swarm,
+    /// The nemesis's draws at each election ([`OnElection`](crate::OnElection)).
+    Election,
     /// The node with this index (servers first, then clients).
     Node(u32),
 }
@@ -49,6 +51,7 @@ impl Stream {
             Stream::Faults => 2,
             Stream::Workload => 3,
             Stream::Swarm => 4,
+            Stream::Election => 5,
             Stream::Node(index) => 1_000 + u64::from(index),
         }
     }

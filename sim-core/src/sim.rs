@@ -7,7 +7,7 @@ use std::panic::{AssertUnwindSafe, catch_unwind};
 use serde::Serialize;
 
 use crate::build::{BuildError, Footprint};
-use crate::fault::{Fault, FaultSchedule, Nemesis};
+use crate::fault::{Fault, FaultSchedule, Nemesis, OnElection};
 use crate::handler::HandlerScope;
 use crate::history::{History, Op, Outcome, Record, RecordType, Value};
 use crate::invariant::{ClusterView, Invariant};
@@ -150,9 +150,14 @@ pub struct RunReport {
     pub trace_hash: u64,
     /// Message counts.
     pub net: NetStats,
-    /// Every fault planned for the run, scripted and random.
+    /// The run's faults as they ran: first the `faults_applied` that
+    /// applied, in order, each leader-aimed one as the server it hit (one
+    /// still aimed at the leader found none and did nothing) and those the
+    /// election trigger started among them; then the planned ones the run
+    /// ended before. The applied part, as a plain schedule, gives the same run
+    /// (unless a triggered fault shares its nanosecond with another event).
     pub schedule: FaultSchedule,
-    /// Faults actually applied before the run ended.
+    /// How many of `schedule`'s first entries applied before the run ended.
     pub faults_applied: usize,
     /// The coverage probes protocol code reached ([`Context::probe`]).
     pub probes: Probes,
@@ -343,6 +348,7 @@ impl<P: Protocol> SimBuilder<P> {
             schedule.merge(drawn.schedule);
         }
         validate_schedule(&schedule, &cluster)?;
+        let on_election = self.nemesis.as_ref().and_then(|n| n.on_election.clone().map(|t| (t, n.stop)));
         let protocol = self.protocol;
         let servers = cluster.servers().iter().map(|&id| Some(protocol.server(id, &cluster))).collect();
         let clients = cluster.clients().iter().map(|&id| protocol.client(id, &cluster)).collect();
@@ -373,8 +379,13 @@ impl<P: Protocol> SimBuilder<P> {
             time_max,
             torn_writes: self.torn_writes,
             schedule,
-            faults_applied: 0,
+            schedule_applied: 0,
+            triggered: Vec::new(),
+            ran: FaultSchedule::new(),
             aimed: Vec::new(),
+            on_election,
+            election_rng: SimRng::new(self.seed, Stream::Election),
+            epoch_seen: None,
             history: History::new(),
             tracer: Tracer::new(self.trace),
             effects: Effects::new(),
@@ -453,10 +464,22 @@ pub struct Sim<P: Protocol> {
     time_max: Time,
     torn_writes: Probability,
     schedule: FaultSchedule,
-    faults_applied: usize,
+    /// How many of `schedule`'s entries have applied (they apply in order).
+    schedule_applied: usize,
+    /// Faults the election trigger added during the run; `Event::Fault(i)`
+    /// for `i` past the schedule's end names `triggered[i - schedule.len()]`.
+    triggered: Vec<Fault>,
+    /// Every fault applied so far, in order, as it ran: a leader-aimed one
+    /// as the server it hit.
+    ran: FaultSchedule,
     /// Leader-aimed crashes, pauses and clock jumps not yet undone, oldest
     /// first: the fault's kind and the server it hit (`None`: nobody).
     aimed: Vec<(String, Option<NodeId>)>,
+    /// The election trigger and the nemesis's `stop`, if the nemesis has one.
+    on_election: Option<(OnElection, Time)>,
+    election_rng: SimRng,
+    /// The highest leadership epoch any server has claimed so far.
+    epoch_seen: Option<u64>,
     history: History,
     tracer: Tracer,
     effects: Effects<P>,
@@ -742,16 +765,22 @@ impl<P: Protocol> Sim<P> {
     }
 
     fn apply_fault(&mut self, index: usize) {
-        let mut fault = self.schedule.entries()[index].fault.clone();
-        self.faults_applied += 1;
+        let mut fault = match index.checked_sub(self.schedule.len()) {
+            Some(triggered) => self.triggered[triggered].clone(),
+            None => {
+                self.schedule_applied += 1;
+                self.schedule.entries()[index].fault.clone()
+            }
+        };
         if fault.aims_at_leader() {
             let Some(node) = self.aim(&fault) else {
                 tracing::debug!(t = %self.now, %fault, "no leader to aim at");
+                self.ran.push(self.now, fault);
                 return;
             };
             fault = fault.aimed_at(node, self.cluster.servers());
-            self.schedule.resolve(index, fault.clone());
         }
+        self.ran.push(self.now, fault.clone());
         self.tracer.record::<P::Msg, P::Timer>(TraceEvent::Fault { t: self.now, fault: &fault });
         match fault {
             Fault::Crash { node } => self.crash(node),
@@ -790,6 +819,23 @@ impl<P: Protocol> Sim<P> {
             self.aimed.push((kind, leader));
         }
         leader
+    }
+
+    /// Starts the election trigger's episode if `node` has just claimed
+    /// leadership in an epoch nobody claimed before.
+    fn watch_election(&mut self, node: NodeId) {
+        let Some(epoch) = self.servers[node.index()].as_ref().and_then(Node::leadership) else { return };
+        if self.epoch_seen.is_some_and(|seen| epoch <= seen) {
+            return;
+        }
+        self.epoch_seen = Some(epoch);
+        let Some((trigger, stop)) = &self.on_election else { return };
+        let episode = trigger.episode(node, self.cluster.servers(), self.now, *stop, &mut self.election_rng);
+        for (at, fault) in episode {
+            let index = self.schedule.len() + self.triggered.len();
+            self.triggered.push(fault);
+            self.push(at, Event::Fault(index));
+        }
     }
 
     /// The live server claiming leadership in the highest epoch (the lowest
@@ -879,6 +925,9 @@ impl<P: Protocol> Sim<P> {
             return;
         }
         self.apply_effects(node);
+        if is_server && self.on_election.is_some() {
+            self.watch_election(node);
+        }
         if is_server && self.end.is_none() && !self.invariants.is_empty() {
             self.check_invariants(Some(node));
         }
@@ -1033,12 +1082,21 @@ impl<P: Protocol> Sim<P> {
             events: self.events,
             trace_hash: self.tracer.hash(),
             net: self.stats.clone(),
-            schedule: self.schedule.clone(),
-            faults_applied: self.faults_applied,
+            schedule: self.schedule_as_run(),
+            faults_applied: self.ran.len(),
             probes: self.probes.clone(),
             history: std::mem::take(&mut self.history),
             trace,
         }
+    }
+
+    /// The faults as they ran, then the scheduled ones that never applied.
+    fn schedule_as_run(&self) -> FaultSchedule {
+        let mut schedule = self.ran.clone();
+        for entry in &self.schedule.entries()[self.schedule_applied..] {
+            schedule.push(entry.at, entry.fault.clone());
+        }
+        schedule
     }
 
     /// The current virtual time.
@@ -1086,7 +1144,8 @@ impl<P: Protocol> Sim<P> {
         self.tracer.hash()
     }
 
-    /// The full fault schedule of this run.
+    /// The fault schedule this run was given, scripted and drawn; the
+    /// report's [`RunReport::schedule`] is the one as it ran.
     pub fn schedule(&self) -> &FaultSchedule {
         &self.schedule
     }

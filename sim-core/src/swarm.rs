@@ -18,7 +18,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::fault::{Nemesis, NemesisKind};
+use crate::fault::{ElectionKind, Nemesis, NemesisKind, OnElection};
 use crate::net::Latency;
 use crate::rng::{Probability, Seed, SimRng, Stream, exp, ln};
 use crate::time::Duration;
@@ -55,6 +55,9 @@ pub struct SwarmBounds {
     pub torn_writes_max: Probability,
     /// Most lanes of overlapping episodes a seed may draw (from 1).
     pub lanes_max: usize,
+    /// Whether seeds may turn on the election trigger ([`OnElection`]), for
+    /// a protocol with a leader; about half of them do.
+    pub on_election: bool,
 }
 
 impl Default for SwarmBounds {
@@ -74,6 +77,7 @@ impl Default for SwarmBounds {
             latency_max: Duration::from_millis(20),
             torn_writes_max: Probability::from_f64(0.5),
             lanes_max: 3,
+            on_election: true,
         }
     }
 }
@@ -157,6 +161,8 @@ impl SwarmBounds {
         let a = log_uniform(self.latency_min, self.latency_max, rng);
         let b = log_uniform(self.latency_min, self.latency_max, rng);
         let lanes = rng.between(1, self.lanes_max.max(1) as u64) as usize;
+        let trigger = election_trigger(rng);
+        let leads = kinds.iter().any(|k| k.aims_at_leader());
         let nemesis = Nemesis {
             kinds: chosen,
             weights,
@@ -169,6 +175,7 @@ impl SwarmBounds {
             clock_jump_max,
             split_groups_max,
             lanes,
+            on_election: trigger.filter(|_| leads && self.on_election),
         };
         SwarmConfig {
             nemesis,
@@ -180,8 +187,23 @@ impl SwarmBounds {
     }
 }
 
+/// The election trigger, on for half the seeds: a non-empty subset of its
+/// kinds, firing at every election on three seeds in four (a bug that needs
+/// leader after leader cut off needs every one) and at half of them
+/// otherwise, within 1ms to 20ms of the win, for episodes of 50ms to 1s
+/// (long enough for the others to elect a successor, or not).
+fn election_trigger(rng: &mut SimRng) -> Option<OnElection> {
+    let on = rng.chance(Probability::ratio(3, 4));
+    let kinds = subset(&ElectionKind::ALL, rng);
+    let chance =
+        if rng.chance(Probability::ratio(3, 4)) { Probability::ALWAYS } else { Probability::ratio(1, 2) };
+    let delay_max = log_uniform(Duration::from_millis(1), Duration::from_millis(20), rng);
+    let duration = log_uniform(Duration::from_millis(100), Duration::from_secs(2), rng);
+    on.then_some(OnElection { kinds, chance, delay_max, duration })
+}
+
 /// A uniformly random non-empty subset of `items`, in their order.
-fn subset(items: &[NemesisKind], rng: &mut SimRng) -> Vec<NemesisKind> {
+fn subset<T: Copy>(items: &[T], rng: &mut SimRng) -> Vec<T> {
     let count = items.len().min(63);
     let mask = rng.between(1, (1u64 << count) - 1);
     items[..count].iter().enumerate().filter(|(i, _)| mask & (1 << i) != 0).map(|(_, &k)| k).collect()

@@ -1,11 +1,12 @@
 //! Faults aimed at the leader: each hits the server that leads when it
 //! applies, its undoing fault finds the same server, a run reports the
-//! server it hit, and that report replays hash-exact as a plain schedule.
+//! server it hit, and that report replays hash-exact as a plain schedule;
+//! the same for episodes an election starts.
 
 use protocols::raft::{Raft, Role};
 use sim_core::{
-    Cut, Duration, Fault, FaultSchedule, Nemesis, NemesisKind, NodeId, Pacing, RegisterWorkload, RunReport,
-    Seed, Sim, Time,
+    Cut, Duration, ElectionKind, Fault, FaultSchedule, Nemesis, NemesisKind, NodeId, OnElection, Pacing,
+    Probability, RegisterWorkload, RunReport, Seed, Sim, Time,
 };
 
 fn ms(n: u64) -> Time {
@@ -108,4 +109,53 @@ fn a_leader_aimed_nemesis_run_replays_exactly_from_the_servers_it_hit() {
         assert_eq!(again.history, report.history, "seed={seed}");
     }
     assert!(hit > 100, "most leader-aimed faults find a leader: {hit}");
+}
+
+fn on_election(kinds: Vec<ElectionKind>) -> Nemesis {
+    let mut nemesis = Nemesis::new(Vec::new(), Duration::from_secs(1), Duration::from_secs(1), ms(2500));
+    nemesis.on_election = Some(OnElection {
+        kinds,
+        chance: Probability::ALWAYS,
+        delay_max: Duration::from_millis(10),
+        duration: Duration::from_millis(400),
+    });
+    nemesis
+}
+
+#[test]
+fn an_election_starts_an_episode_aimed_at_the_winner_within_the_delay() {
+    for seed in 0..20 {
+        let mut sim = sim(seed, FaultSchedule::new(), Some(on_election(vec![ElectionKind::Crash])));
+        let mut first = None;
+        while sim.step() {
+            if first.is_none()
+                && let Some(leader) = leader_now(&sim)
+            {
+                first = Some((sim.now(), leader));
+            }
+            if sim.now() > ms(1000) {
+                break;
+            }
+        }
+        let (won, leader) = first.expect("an election within a second");
+        let report = sim.run();
+        let crash = &report.schedule.entries()[0];
+        assert_eq!(crash.fault, Fault::Crash { node: leader }, "seed={seed}: the winner crashes");
+        assert!(crash.at > won && crash.at <= won + Duration::from_millis(10), "seed={seed}: {crash:?}");
+        assert!(report.faults_applied >= 2 && report.end.is_normal(), "seed={seed}");
+    }
+}
+
+#[test]
+fn an_election_triggered_run_replays_exactly_as_the_plain_schedule_it_reports() {
+    let nemesis = on_election(ElectionKind::ALL.to_vec());
+    let mut triggered = 0;
+    for seed in 0..40 {
+        let report = sim(seed, FaultSchedule::new(), Some(nemesis.clone())).run();
+        triggered += report.faults_applied;
+        let again = replay(seed, &report);
+        assert_eq!(again.trace_hash, report.trace_hash, "seed={seed}");
+        assert_eq!(again.history, report.history, "seed={seed}");
+    }
+    assert!(triggered > 100, "elections start episodes: {triggered}");
 }
