@@ -375,10 +375,14 @@ impl Server {
         leading.acked_round[peer] = leading.acked_round[peer].max(round);
         let matched = leading.match_index[peer];
         if success {
-            let matched = matched.max(match_index);
-            leading.match_index[peer] = matched;
-            leading.next_index[peer] = leading.next_index[peer].max(matched + 1);
-            self.advance_commit(ctx);
+            leading.match_index[peer] = matched.max(match_index);
+            leading.next_index[peer] = leading.next_index[peer].max(matched.max(match_index) + 1);
+            // Every change to what the majority holds (a follower's match
+            // index, the leader's own log) is followed by this call, so an
+            // unchanged match index cannot commit anything new.
+            if match_index > matched {
+                self.advance_commit(ctx);
+            }
         } else {
             leading.next_index[peer] = leading.next_index[peer].min(hint).max(matched + 1);
             self.send_append(ctx, peer);
