@@ -491,11 +491,14 @@ impl Server {
     }
 
     fn serve_reads(&mut self, ctx: Ctx) {
-        if self.leading.reads.is_empty() {
+        let applied = self.last_applied;
+        // The ready reads are a prefix (below): if the first has not been
+        // applied, none is ready, and no round needs confirming.
+        let Some(first) = self.leading.reads.first() else { return };
+        if !first.index.is_some_and(|i| i <= applied) {
             return;
         }
         let confirmed = self.confirmed_round();
-        let applied = self.last_applied;
         let ready = |r: &PendingRead| r.index.is_some_and(|i| i <= applied) && r.round <= confirmed;
         // Reads get their index and round in arrival order from values that
         // only grow, and unassigned ones are a suffix: the ready ones are a prefix.
