@@ -152,6 +152,9 @@ impl Invariant<Raft> for LogMatching {
         let (truncations, at) = log.truncations();
         let truncated =
             self.marks.get(id.index()).is_some_and(|m| m.boot == server.boot() && m.truncations != truncations);
+        if !truncated && seen == log.last_index() {
+            return Ok(()); // nothing new, and the mark would stay as it is
+        }
         let from = if truncated { seen.min(at - 1) } else { seen }.min(log.last_index());
         for index in from + 1..=log.last_index() {
             let entry = log.get(index).expect("index within the log");
@@ -188,6 +191,9 @@ pub struct LeaderCompleteness {
 impl LeaderCompleteness {
     fn record_commits(&mut self, id: NodeId, server: &Server, seen: u64) -> Result<(), String> {
         let upto = server.commit_index().min(server.log().last_index());
+        if upto <= seen {
+            return Ok(()); // the mark would stay as it is (its truncations are not read here)
+        }
         for index in seen + 1..=upto {
             let term = server.log().term_at(index).expect("committed entry exists");
             match self.committed.get(slot(index)) {
@@ -202,7 +208,7 @@ impl LeaderCompleteness {
                 }
             }
         }
-        self.marks.insert(id.index(), mark(server, upto.max(seen)));
+        self.marks.insert(id.index(), mark(server, upto));
         Ok(())
     }
 
@@ -256,6 +262,9 @@ impl Invariant<Raft> for StateMachineSafety {
         let Some((id, server, seen)) = stepped(view, &self.marks) else { return Ok(()) };
         // A bug may truncate applied entries; what was applied was checked when it was.
         let applied = server.last_applied().min(server.log().last_index());
+        if applied <= seen {
+            return Ok(()); // the mark would stay as it is (its truncations are not read here)
+        }
         for index in seen + 1..=applied {
             let Some(entry) = server.log().get(index) else { break };
             if self.applied.get(slot(index)).is_none() {
@@ -269,7 +278,7 @@ impl Invariant<Raft> for StateMachineSafety {
                 ));
             }
         }
-        self.marks.insert(id.index(), mark(server, applied.max(seen)));
+        self.marks.insert(id.index(), mark(server, applied));
         Ok(())
     }
 }
