@@ -8,14 +8,13 @@
 //! acknowledged data at the next crash, and the checkers see it.
 
 mod bytes;
-
-use std::collections::BTreeMap;
-use std::ops::Bound;
+mod chunks;
 
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
 use self::bytes::Bytes;
+use self::chunks::ChunkMap;
 use crate::rng::{Probability, SimRng};
 
 /// A stored value, or the remains of a write torn by a crash.
@@ -69,10 +68,11 @@ pub struct CrashDamage {
 /// the last sync: the durable state is the view with those writes undone,
 /// so a sync only forgets the log and a crash replays it backwards. Keys
 /// and values of up to 24 bytes are kept inline, so such a put allocates
-/// nothing.
+/// nothing, and the map is a list of sorted chunks, so a put in key order
+/// costs two short binary searches.
 #[derive(Clone, Debug, Default)]
 pub struct Storage {
-    current: BTreeMap<Bytes, Entry>,
+    current: ChunkMap<Entry>,
     pending: Vec<Undo>,
 }
 
@@ -147,7 +147,7 @@ impl Storage {
 
     fn with_prefix<'a>(&'a self, prefix: &'a str, from: &str) -> impl Iterator<Item = (&'a str, &'a Entry)> + 'a {
         self.current
-            .range((Bound::Included(Bytes::new(from.as_bytes())), Bound::Unbounded))
+            .range_from(&Bytes::new(from.as_bytes()))
             .map(|(k, entry)| (k.as_str(), entry))
             .take_while(move |(k, _)| k.starts_with(prefix))
     }
@@ -201,6 +201,8 @@ fn decode<T: DeserializeOwned>(key: &str, bytes: &[u8]) -> Result<T, StorageErro
 
 #[cfg(test)]
 mod tests {
+    use std::collections::BTreeMap;
+
     use super::*;
     use crate::rng::{Seed, Stream};
 

@@ -54,6 +54,7 @@ impl PartialEq for Bytes {
 impl Eq for Bytes {}
 
 impl PartialOrd for Bytes {
+    #[inline]
     fn partial_cmp(&self, other: &Bytes) -> Option<Ordering> {
         Some(self.cmp(other))
     }
