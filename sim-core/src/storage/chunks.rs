@@ -29,14 +29,26 @@ impl<V> Default for ChunkMap<V> {
 impl<V> ChunkMap<V> {
     /// The chunk that holds `key` or would hold it: the first whose last key
     /// is at or after it, else the last chunk (`None` if there are none).
+    /// Keys arriving in order belong in the last chunk: that is tried first.
     fn chunk_for(&self, key: &Bytes) -> Option<usize> {
-        let after = self.chunks.partition_point(|chunk| last_key(chunk) < key);
-        if self.chunks.is_empty() { None } else { Some(after.min(self.chunks.len() - 1)) }
+        let last = self.chunks.len().checked_sub(1)?;
+        if last == 0 || last_key(&self.chunks[last - 1]) < key {
+            return Some(last);
+        }
+        Some(self.chunks.partition_point(|chunk| last_key(chunk) < key).min(last))
     }
 
-    /// Where `key` is (`Ok`) or would go (`Err`) in chunk `chunk`.
+    /// Where `key` is (`Ok`) or would go (`Err`) in chunk `chunk`. Keys
+    /// arriving in order go at the end or just before the last key (such as
+    /// `meta` after `log/…`): those two places are tried first.
     fn position(&self, chunk: usize, key: &Bytes) -> Result<usize, usize> {
-        self.chunks[chunk].binary_search_by(|(k, _)| k.cmp(key))
+        let entries = self.chunks[chunk].as_slice();
+        match entries {
+            [.., (last, _)] if last < key => return Err(entries.len()),
+            [.., (before, _), (last, _)] if before < key && key < last => return Err(entries.len() - 1),
+            _ => {}
+        }
+        entries.binary_search_by(|(k, _)| k.cmp(key))
     }
 
     /// The value under `key`.
