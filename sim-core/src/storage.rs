@@ -145,7 +145,11 @@ impl Storage {
         self.with_prefix(prefix, from).map(|(k, _)| k.to_string()).collect()
     }
 
-    fn with_prefix<'a>(&'a self, prefix: &'a str, from: &str) -> impl Iterator<Item = (&'a str, &'a Entry)> + 'a {
+    fn with_prefix<'a>(
+        &'a self,
+        prefix: &'a str,
+        from: &str,
+    ) -> impl Iterator<Item = (&'a str, &'a Entry)> + 'a {
         self.current
             .range_from(&Bytes::new(from.as_bytes()))
             .map(|(k, entry)| (k.as_str(), entry))
@@ -196,7 +200,8 @@ fn intact<'a>(key: &str, entry: &'a Entry) -> Result<&'a [u8], StorageError> {
 }
 
 fn decode<T: DeserializeOwned>(key: &str, bytes: &[u8]) -> Result<T, StorageError> {
-    serde_json::from_slice(bytes).map_err(|e| StorageError::Decode { key: key.to_string(), message: e.to_string() })
+    serde_json::from_slice(bytes)
+        .map_err(|e| StorageError::Decode { key: key.to_string(), message: e.to_string() })
 }
 
 #[cfg(test)]
@@ -309,7 +314,7 @@ mod tests {
             let mut rng = rng();
             for (i, (action, key, torn)) in steps.into_iter().enumerate() {
                 // Odd keys are too long to be kept inline.
-                let key = if key % 2 == 0 { format!("k/{key}") } else { format!("k/{key}/{}", "x".repeat(30)) };
+                let key = if key.is_multiple_of(2) { format!("k/{key}") } else { format!("k/{key}/{}", "x".repeat(30)) };
                 match action {
                     0 | 1 => {
                         storage.put(&key, &i);

@@ -144,9 +144,14 @@ mod tests {
     fn entries_round_trip() {
         round_trip(Entry { term: 0, cmd: Cmd::Noop });
         round_trip(Entry { term: u64::MAX, cmd: Cmd::Noop });
-        for command in [Command::Read, Command::Write(i64::MIN), Command::Cas(-1, i64::MAX), Command::Write(0)] {
+        for command in
+            [Command::Read, Command::Write(i64::MIN), Command::Cas(-1, i64::MAX), Command::Write(0)]
+        {
             for (client, seq, key) in [(0, 0, 0), (u32::MAX, u64::MAX, i64::MIN), (7, 300, -65)] {
-                round_trip(Entry { term: 129, cmd: Cmd::Client { client: NodeId(client), seq, key, command: command.clone() } });
+                round_trip(Entry {
+                    term: 129,
+                    cmd: Cmd::Client { client: NodeId(client), seq, key, command: command.clone() },
+                });
             }
         }
     }

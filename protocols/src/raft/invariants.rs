@@ -150,8 +150,10 @@ impl Invariant<Raft> for LogMatching {
         let log = server.log();
         // A truncation (at most one per step) may have replaced entries below the mark.
         let (truncations, at) = log.truncations();
-        let truncated =
-            self.marks.get(id.index()).is_some_and(|m| m.boot == server.boot() && m.truncations != truncations);
+        let truncated = self
+            .marks
+            .get(id.index())
+            .is_some_and(|m| m.boot == server.boot() && m.truncations != truncations);
         if !truncated && seen == log.last_index() {
             return Ok(()); // nothing new, and the mark would stay as it is
         }

@@ -1,6 +1,5 @@
 //! The Raft server: election, replication, commit, apply, and client requests.
 
-
 use sim_core::{Cluster, Context, Duration, Node, NodeId, Time, TimerId};
 
 use super::log::{Entry, Log, Meta};
@@ -495,7 +494,7 @@ impl Server {
         // The ready reads are a prefix (below): if the first has not been
         // applied, none is ready, and no round needs confirming.
         let Some(first) = self.leading.reads.first() else { return };
-        if !first.index.is_some_and(|i| i <= applied) {
+        if first.index.is_none_or(|i| i > applied) {
             return;
         }
         let confirmed = self.confirmed_round();

@@ -64,7 +64,9 @@ impl Ord for Bytes {
     #[inline]
     fn cmp(&self, other: &Bytes) -> Ordering {
         match (self, other) {
-            (Bytes::Inline { len: a, buf: x }, Bytes::Inline { len: b, buf: y }) => compare_inline((x, *a), (y, *b)),
+            (Bytes::Inline { len: a, buf: x }, Bytes::Inline { len: b, buf: y }) => {
+                compare_inline((x, *a), (y, *b))
+            }
             _ => self.as_slice().cmp(other.as_slice()),
         }
     }
@@ -85,9 +87,8 @@ impl fmt::Debug for Bytes {
 /// string is the other with zeros appended, and the shorter comes first.
 #[inline]
 fn compare_inline((x, a): (&[u8; INLINE], u8), (y, b): (&[u8; INLINE], u8)) -> Ordering {
-    let word = |buf: &[u8; INLINE], at: usize| {
-        u64::from_be_bytes(buf[at..at + 8].try_into().expect("eight bytes"))
-    };
+    let word =
+        |buf: &[u8; INLINE], at: usize| u64::from_be_bytes(buf[at..at + 8].try_into().expect("eight bytes"));
     word(x, 0)
         .cmp(&word(y, 0))
         .then_with(|| word(x, 8).cmp(&word(y, 8)))
@@ -111,7 +112,8 @@ mod tests {
 
     #[test]
     fn long_prefixes_and_lengths() {
-        let keys = ["log/00000000000000000009", "log/00000000000000000010", "log/", "log", "logz", "meta", ""];
+        let keys =
+            ["log/00000000000000000009", "log/00000000000000000010", "log/", "log", "logz", "meta", ""];
         for a in keys {
             for b in keys {
                 assert_eq!(Bytes::new(a.as_bytes()).cmp(&Bytes::new(b.as_bytes())), a.cmp(b), "{a} {b}");

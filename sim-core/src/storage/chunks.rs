@@ -13,11 +13,14 @@ use super::bytes::Bytes;
 /// The most entries in one chunk.
 const CHUNK: usize = 64;
 
+/// One sorted run of entries.
+type Chunk<V> = Vec<(Bytes, V)>;
+
 /// Keys in order with their values. Invariants: no chunk is empty, each is
 /// sorted, and every key of a chunk is below every key of the next.
 #[derive(Clone, Debug)]
 pub(super) struct ChunkMap<V> {
-    chunks: Vec<Vec<(Bytes, V)>>,
+    chunks: Vec<Chunk<V>>,
 }
 
 impl<V> Default for ChunkMap<V> {
@@ -102,8 +105,10 @@ impl<V> ChunkMap<V> {
     /// Every entry from the first key at or after `from`, in key order.
     pub fn range_from<'a>(&'a self, from: &Bytes) -> impl Iterator<Item = (&'a Bytes, &'a V)> + use<'a, V> {
         let chunk = self.chunks.partition_point(|chunk| last_key(chunk) < from);
-        let (first, rest): (&[(Bytes, V)], &[Vec<(Bytes, V)>]) = match self.chunks.get(chunk) {
-            Some(entries) => (&entries[entries.partition_point(|(k, _)| k < from)..], &self.chunks[chunk + 1..]),
+        let (first, rest): (&[(Bytes, V)], &[Chunk<V>]) = match self.chunks.get(chunk) {
+            Some(entries) => {
+                (&entries[entries.partition_point(|(k, _)| k < from)..], &self.chunks[chunk + 1..])
+            }
             None => (&[], &[]),
         };
         first.iter().chain(rest.iter().flatten()).map(|(k, v)| (k, v))
@@ -117,7 +122,7 @@ impl<V> ChunkMap<V> {
 }
 
 /// An empty chunk with room for one entry past [`CHUNK`], so it never reallocates.
-fn new_chunk<V>() -> Vec<(Bytes, V)> {
+fn new_chunk<V>() -> Chunk<V> {
     Vec::with_capacity(CHUNK + 1)
 }
 
@@ -133,7 +138,8 @@ mod tests {
 
     fn key(n: u16) -> Bytes {
         // Some keys are too long to be kept inline, and many share a prefix.
-        let text = if n % 5 == 0 { format!("k/{n:04}/{}", "x".repeat(30)) } else { format!("k/{n:04}") };
+        let text =
+            if n.is_multiple_of(5) { format!("k/{n:04}/{}", "x".repeat(30)) } else { format!("k/{n:04}") };
         Bytes::new(text.as_bytes())
     }
 
