@@ -38,7 +38,8 @@ impl Answer {
 #[derive(Clone, Debug, Default)]
 pub struct Machine {
     registers: BTreeMap<i64, i64>,
-    sessions: BTreeMap<NodeId, (u64, Answer)>,
+    /// By client index: looked up for every request and applied entry.
+    sessions: Vec<Option<(u64, Answer)>>,
 }
 
 impl Machine {
@@ -49,8 +50,8 @@ impl Machine {
 
     /// The answer to `client`'s request `seq` if it is the last one applied.
     pub fn cached(&self, client: NodeId, seq: u64) -> Option<Answer> {
-        match self.sessions.get(&client) {
-            Some(&(last, answer)) if last == seq => Some(answer),
+        match self.session(client) {
+            Some((last, answer)) if last == seq => Some(answer),
             _ => None,
         }
     }
@@ -60,14 +61,22 @@ impl Machine {
     /// without applying again; an older one is ignored.
     pub fn apply(&mut self, cmd: &Cmd) -> Option<(NodeId, u64, Answer)> {
         let Cmd::Client { client, seq, key, command } = cmd else { return None };
-        if let Some(&(last, answer)) = self.sessions.get(client)
+        if let Some((last, answer)) = self.session(*client)
             && *seq <= last
         {
             return (*seq == last).then_some((*client, *seq, answer));
         }
         let answer = self.execute(*key, command);
-        self.sessions.insert(*client, (*seq, answer));
+        if self.sessions.len() <= client.index() {
+            self.sessions.resize(client.index() + 1, None);
+        }
+        self.sessions[client.index()] = Some((*seq, answer));
         Some((*client, *seq, answer))
+    }
+
+    /// The last request applied for `client` and its answer.
+    fn session(&self, client: NodeId) -> Option<(u64, Answer)> {
+        self.sessions.get(client.index()).copied().flatten()
     }
 
     fn execute(&mut self, key: i64, command: &Command) -> Answer {

@@ -52,6 +52,7 @@
 //! acknowledges entries before they are durable.
 
 mod client;
+mod codec;
 pub mod invariants;
 mod log;
 mod machine;

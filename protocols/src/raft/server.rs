@@ -1,7 +1,5 @@
 //! The Raft server: election, replication, commit, apply, and client requests.
 
-use std::collections::BTreeMap;
-
 use sim_core::{Cluster, Context, Duration, Node, NodeId, Time, TimerId};
 
 use super::log::{Entry, Log, Meta};
@@ -35,13 +33,14 @@ struct PendingRead {
     round: u64,
 }
 
-/// What only a leader keeps, reset at each election won.
+/// What only a leader keeps, reset at each election won. The per-follower
+/// values are vectors in the order of `Server::peers`.
 #[derive(Clone, Debug, Default)]
 struct LeaderState {
-    next_index: BTreeMap<NodeId, u64>,
-    match_index: BTreeMap<NodeId, u64>,
+    next_index: Vec<u64>,
+    match_index: Vec<u64>,
     /// Highest heartbeat round each follower has answered in this term.
-    acked_round: BTreeMap<NodeId, u64>,
+    acked_round: Vec<u64>,
     /// Index of this term's first entry: reads wait until it is committed.
     term_start: u64,
     round: u64,
@@ -219,8 +218,9 @@ impl Server {
         }
         let next = self.log.last_index() + 1;
         self.leading = LeaderState {
-            next_index: self.peers.iter().map(|&p| (p, next)).collect(),
-            match_index: self.peers.iter().map(|&p| (p, 0)).collect(),
+            next_index: vec![next; self.peers.len()],
+            match_index: vec![0; self.peers.len()],
+            acked_round: vec![0; self.peers.len()],
             term_start: next,
             ..LeaderState::default()
         };
@@ -332,21 +332,26 @@ impl Server {
     // ----- replication: leader side -----
 
     fn broadcast_append(&mut self, ctx: Ctx) {
-        for i in 0..self.peers.len() {
-            self.send_append(ctx, self.peers[i]);
+        for peer in 0..self.peers.len() {
+            self.send_append(ctx, peer);
         }
     }
 
-    /// Sends `peer` what follows its next index, and optimistically assumes it
-    /// arrives (a loss shows up as a rejected heartbeat, which rewinds).
-    fn send_append(&mut self, ctx: Ctx, peer: NodeId) {
-        let next = self.leading.next_index[&peer];
+    /// The position of server `id` in `peers`.
+    fn peer(&self, id: NodeId) -> usize {
+        self.peers.iter().position(|&p| p == id).expect("only peers answer appends")
+    }
+
+    /// Sends peer number `peer` what follows its next index, and optimistically
+    /// assumes it arrives (a loss shows up as a rejected heartbeat, which rewinds).
+    fn send_append(&mut self, ctx: Ctx, peer: usize) {
+        let next = self.leading.next_index[peer];
         let prev_index = next - 1;
         let prev_term = self.log.term_at(prev_index).expect("next index is within the leader's log");
         let entries = self.log.slice(next, self.config.batch_max);
-        self.leading.next_index.insert(peer, next + entries.len() as u64);
+        self.leading.next_index[peer] = next + entries.len() as u64;
         let (term, commit, round) = (self.term, self.commit_index, self.leading.round);
-        ctx.send(peer, Msg::Append { term, prev_index, prev_term, entries, commit, round });
+        ctx.send(self.peers[peer], Msg::Append { term, prev_index, prev_term, entries, commit, round });
     }
 
     #[allow(clippy::too_many_arguments)]
@@ -364,19 +369,22 @@ impl Server {
         if self.role != Role::Leader || term != self.term {
             return;
         }
-        let acked = self.leading.acked_round.entry(from).or_insert(0);
-        *acked = (*acked).max(round);
-        let matched = self.leading.match_index[&from];
+        let peer = self.peer(from);
+        let leading = &mut self.leading;
+        leading.acked_round[peer] = leading.acked_round[peer].max(round);
+        let matched = leading.match_index[peer];
         if success {
-            let matched = matched.max(match_index);
-            self.leading.match_index.insert(from, matched);
-            let next = self.leading.next_index[&from].max(matched + 1);
-            self.leading.next_index.insert(from, next);
-            self.advance_commit(ctx);
+            leading.match_index[peer] = matched.max(match_index);
+            leading.next_index[peer] = leading.next_index[peer].max(matched.max(match_index) + 1);
+            // Every change to what the majority holds (a follower's match
+            // index, the leader's own log) is followed by this call, so an
+            // unchanged match index cannot commit anything new.
+            if match_index > matched {
+                self.advance_commit(ctx);
+            }
         } else {
-            let next = self.leading.next_index[&from].min(hint).max(matched + 1);
-            self.leading.next_index.insert(from, next);
-            self.send_append(ctx, from);
+            leading.next_index[peer] = leading.next_index[peer].min(hint).max(matched + 1);
+            self.send_append(ctx, peer);
         }
         self.serve_reads(ctx);
     }
@@ -385,7 +393,7 @@ impl Server {
     /// (the planted `figure-8` bug drops that condition).
     fn advance_commit(&mut self, ctx: Ctx) {
         let mut held = std::mem::take(&mut self.scratch);
-        held.extend(self.leading.match_index.values().copied().chain([self.log.last_index()]));
+        held.extend(self.leading.match_index.iter().copied().chain([self.log.last_index()]));
         let majority_holds = majority_value(&mut held, self.majority);
         self.scratch = held;
         let current = self.log.term_at(majority_holds) == Some(self.term);
@@ -475,19 +483,21 @@ impl Server {
 
     fn confirmed_round(&mut self) -> u64 {
         let mut rounds = std::mem::take(&mut self.scratch);
-        let acked = self.peers.iter().map(|p| *self.leading.acked_round.get(p).unwrap_or(&0));
-        rounds.extend(acked.chain([self.leading.round]));
+        rounds.extend(self.leading.acked_round.iter().copied().chain([self.leading.round]));
         let confirmed = majority_value(&mut rounds, self.majority);
         self.scratch = rounds;
         confirmed
     }
 
     fn serve_reads(&mut self, ctx: Ctx) {
-        if self.leading.reads.is_empty() {
+        let applied = self.last_applied;
+        // The ready reads are a prefix (below): if the first has not been
+        // applied, none is ready, and no round needs confirming.
+        let Some(first) = self.leading.reads.first() else { return };
+        if first.index.is_none_or(|i| i > applied) {
             return;
         }
         let confirmed = self.confirmed_round();
-        let applied = self.last_applied;
         let ready = |r: &PendingRead| r.index.is_some_and(|i| i <= applied) && r.round <= confirmed;
         // Reads get their index and round in arrival order from values that
         // only grow, and unassigned ones are a suffix: the ready ones are a prefix.
@@ -496,8 +506,7 @@ impl Server {
         if count == 0 {
             return;
         }
-        let done: Vec<PendingRead> = self.leading.reads.drain(..count).collect();
-        for read in done {
+        for read in self.leading.reads.drain(..count) {
             let answer = Answer::Read(self.machine.value(read.key));
             ctx.send(read.client, Msg::Reply { seq: read.seq, answer });
         }
