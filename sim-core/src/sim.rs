@@ -556,6 +556,7 @@ impl<P: Protocol> Sim<P> {
         }
     }
 
+    #[inline]
     fn push(&mut self, time: Time, event: Event<P>) {
         self.queue.push(time, event);
     }
