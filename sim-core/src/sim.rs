@@ -806,7 +806,10 @@ impl<P: Protocol> Sim<P> {
         };
         let servers = &mut self.servers;
         let clients = &mut self.clients;
-        let span = tracing::debug_span!("node", t = %self.now, id = %node).entered();
+        // A span per call costs a few stores even with no subscriber: make
+        // it only when some subscriber may want debug events.
+        let span = tracing::enabled!(tracing::Level::DEBUG)
+            .then(|| tracing::debug_span!("node", t = %self.now, id = %node).entered());
         let outcome = catch_unwind(AssertUnwindSafe(|| {
             let _scope = HandlerScope::enter();
             if is_server {
