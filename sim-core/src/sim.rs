@@ -197,7 +197,34 @@ enum CallSummary {
     Timeout(OpId),
 }
 
+/// The node a handler call runs on.
+enum Handler<'a, P: Protocol> {
+    Server(&'a mut P::Server),
+    Client(&'a mut P::Client),
+}
+
 impl<P: Protocol> Call<P> {
+    /// Calls the handler method this call names; inlined, so a caller that
+    /// builds a known call compiles to that one method.
+    #[inline(always)]
+    fn make(self, handler: Handler<'_, P>, ctx: &mut Context<'_, P>) {
+        match handler {
+            Handler::Server(server) => match self {
+                Call::Start => server.on_start(ctx),
+                Call::Message { from, msg, .. } => server.on_message(ctx, from, msg),
+                Call::Timer(id, timer) => server.on_timer(ctx, id, timer),
+                Call::Invoke(..) | Call::Timeout(_) => unreachable!("servers get no operations"),
+            },
+            Handler::Client(client) => match self {
+                Call::Start => client.on_start(ctx),
+                Call::Message { from, msg, .. } => client.on_message(ctx, from, msg),
+                Call::Timer(id, timer) => client.on_timer(ctx, id, timer),
+                Call::Invoke(id, op) => client.on_invoke(ctx, id, op),
+                Call::Timeout(id) => client.on_timeout(ctx, id),
+            },
+        }
+    }
+
     fn summary(&self) -> CallSummary {
         match self {
             Call::Start => CallSummary::Start,
@@ -601,7 +628,9 @@ impl<P: Protocol> Sim<P> {
             Status::Up => {
                 self.stats.delivered += 1;
                 self.tracer.record::<P::Msg, P::Timer>(TraceEvent::Deliver { t: self.now, mid, from, to });
-                self.dispatch(to, Call::Message { mid, from, msg });
+                let summary = CallSummary::Message { mid, from };
+                let call = Call::Message { mid, from, msg };
+                self.call_handler(to, summary, |handler, ctx| call.make(handler, ctx));
             }
         }
     }
@@ -791,9 +820,23 @@ impl<P: Protocol> Sim<P> {
     }
 
     fn dispatch(&mut self, node: NodeId, call: Call<P>) {
+        let summary = call.summary();
+        self.call_handler(node, summary, |handler, ctx| call.make(handler, ctx));
+    }
+
+    /// Runs `call` on `node`'s handler, isolated so that a panic in it ends
+    /// the run with [`RunEnd::Panic`], then applies its effects and checks
+    /// the invariants. Each caller's closure gets its own copy, so a
+    /// message's delivery calls `on_message` directly, with no `Call` to
+    /// build and match.
+    fn call_handler(
+        &mut self,
+        node: NodeId,
+        summary: CallSummary,
+        call: impl FnOnce(Handler<'_, P>, &mut Context<'_, P>),
+    ) {
         let i = node.index();
         let is_server = self.cluster.is_server(node);
-        let summary = call.summary();
         let mut ctx = Context {
             id: node,
             now: self.now,
@@ -804,32 +847,18 @@ impl<P: Protocol> Sim<P> {
             effects: &mut self.effects,
             probes: &mut self.probes,
         };
-        let servers = &mut self.servers;
-        let clients = &mut self.clients;
+        let handler = if is_server {
+            Handler::Server(self.servers[i].as_mut().expect("dispatch to a live server"))
+        } else {
+            Handler::Client(&mut self.clients[i - self.servers.len()])
+        };
         // A span per call costs a few stores even with no subscriber: make
         // it only when some subscriber may want debug events.
         let span = tracing::enabled!(tracing::Level::DEBUG)
             .then(|| tracing::debug_span!("node", t = %self.now, id = %node).entered());
         let outcome = catch_unwind(AssertUnwindSafe(|| {
             let _scope = HandlerScope::enter();
-            if is_server {
-                let server = servers[i].as_mut().expect("dispatch to a live server");
-                match call {
-                    Call::Start => server.on_start(&mut ctx),
-                    Call::Message { from, msg, .. } => server.on_message(&mut ctx, from, msg),
-                    Call::Timer(id, timer) => server.on_timer(&mut ctx, id, timer),
-                    Call::Invoke(..) | Call::Timeout(_) => unreachable!("servers get no operations"),
-                }
-            } else {
-                let client = &mut clients[i - servers.len()];
-                match call {
-                    Call::Start => client.on_start(&mut ctx),
-                    Call::Message { from, msg, .. } => client.on_message(&mut ctx, from, msg),
-                    Call::Timer(id, timer) => client.on_timer(&mut ctx, id, timer),
-                    Call::Invoke(id, op) => client.on_invoke(&mut ctx, id, op),
-                    Call::Timeout(id) => client.on_timeout(&mut ctx, id),
-                }
-            }
+            call(handler, &mut ctx);
         }));
         drop(span);
         if let Err(payload) = outcome {
