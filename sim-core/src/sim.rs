@@ -254,6 +254,54 @@ struct ClientState {
     retired: bool,
 }
 
+/// What sending a message touches, borrowed apart from the effects being
+/// applied, so the sends are drained in place.
+struct Outbox<'a, P: Protocol> {
+    now: Time,
+    nodes: usize,
+    tracer: &'a mut Tracer,
+    net: &'a mut Network,
+    rng: &'a mut SimRng,
+    queue: &'a mut Queue<Event<P>>,
+    stats: &'a mut NetStats,
+    next_mid: &'a mut u64,
+}
+
+impl<P: Protocol> Outbox<'_, P> {
+    /// Sends `msg` now: a trace event, the network's decision, and the
+    /// delivery (and any duplicate) queued.
+    #[inline]
+    fn send(&mut self, from: NodeId, to: NodeId, msg: P::Msg) {
+        let mid = *self.next_mid;
+        *self.next_mid += 1;
+        self.stats.sent += 1;
+        let t = self.now;
+        self.tracer.record::<P::Msg, P::Timer>(TraceEvent::Send { t, mid, from, to, msg: &msg });
+        if to.index() >= self.nodes {
+            let reason = DropReason::Down;
+            self.tracer.record::<P::Msg, P::Timer>(TraceEvent::Drop { t, mid, from, to, reason });
+            return;
+        }
+        match self.net.route(from, to, t, self.rng) {
+            Routing::Dropped(reason) => {
+                match reason {
+                    DropReason::Partition => self.stats.dropped_partition += 1,
+                    _ => self.stats.dropped_loss += 1,
+                }
+                self.tracer.record::<P::Msg, P::Timer>(TraceEvent::Drop { t, mid, from, to, reason });
+            }
+            Routing::Deliver { at, duplicate } => {
+                if let Some(again) = duplicate {
+                    self.stats.duplicated += 1;
+                    self.tracer.record::<P::Msg, P::Timer>(TraceEvent::Duplicate { t, mid });
+                    self.queue.push(again, Event::Deliver { mid, from, to, msg: msg.clone() });
+                }
+                self.queue.push(at, Event::Deliver { mid, from, to, msg });
+            }
+        }
+    }
+}
+
 /// Builds a [`Sim`]: protocol, seed, cluster, network, faults, workload, limits.
 pub struct SimBuilder<P: Protocol> {
     protocol: P,
@@ -860,7 +908,9 @@ impl<P: Protocol> Sim<P> {
             let _scope = HandlerScope::enter();
             call(handler, &mut ctx);
         }));
-        drop(span);
+        if let Some(span) = span {
+            drop(span);
+        }
         if let Err(payload) = outcome {
             let message = panic_message(payload.as_ref());
             self.clear_effects();
@@ -900,11 +950,19 @@ impl<P: Protocol> Sim<P> {
             }
         }
         if !self.effects.sends.is_empty() {
-            let mut sends = std::mem::take(&mut self.effects.sends);
-            for (to, msg) in sends.drain(..) {
-                self.send(node, to, msg);
+            let mut outbox = Outbox {
+                now: self.now,
+                nodes: self.cluster.node_count(),
+                tracer: &mut self.tracer,
+                net: &mut self.net,
+                rng: &mut self.net_rng,
+                queue: &mut self.queue,
+                stats: &mut self.stats,
+                next_mid: &mut self.next_mid,
+            };
+            for (to, msg) in self.effects.sends.drain(..) {
+                outbox.send(node, to, msg);
             }
-            self.effects.sends = sends;
         }
         if !self.effects.completions.is_empty() {
             self.apply_completions(node);
@@ -935,36 +993,6 @@ impl<P: Protocol> Sim<P> {
             self.complete(node, op, outcome);
         }
         self.effects.completions = completions;
-    }
-
-    fn send(&mut self, from: NodeId, to: NodeId, msg: P::Msg) {
-        let mid = self.next_mid;
-        self.next_mid += 1;
-        self.stats.sent += 1;
-        let t = self.now;
-        self.tracer.record::<P::Msg, P::Timer>(TraceEvent::Send { t, mid, from, to, msg: &msg });
-        if to.index() >= self.cluster.node_count() {
-            let reason = DropReason::Down;
-            self.tracer.record::<P::Msg, P::Timer>(TraceEvent::Drop { t, mid, from, to, reason });
-            return;
-        }
-        match self.net.route(from, to, t, &mut self.net_rng) {
-            Routing::Dropped(reason) => {
-                match reason {
-                    DropReason::Partition => self.stats.dropped_partition += 1,
-                    _ => self.stats.dropped_loss += 1,
-                }
-                self.tracer.record::<P::Msg, P::Timer>(TraceEvent::Drop { t, mid, from, to, reason });
-            }
-            Routing::Deliver { at, duplicate } => {
-                if let Some(again) = duplicate {
-                    self.stats.duplicated += 1;
-                    self.tracer.record::<P::Msg, P::Timer>(TraceEvent::Duplicate { t, mid });
-                    self.push(again, Event::Deliver { mid, from, to, msg: msg.clone() });
-                }
-                self.push(at, Event::Deliver { mid, from, to, msg });
-            }
-        }
     }
 
     fn check_invariants(&mut self, changed: Option<NodeId>) {
