@@ -1,7 +1,6 @@
 //! The simulation: an event queue ordered by (time, insertion sequence) and
 //! the loop that applies network decisions, faults and handler effects.
 
-use std::collections::BTreeSet;
 use std::panic::{AssertUnwindSafe, catch_unwind};
 
 use serde::Serialize;
@@ -18,6 +17,7 @@ use crate::queue::Queue;
 use crate::rng::{Probability, Seed, SimRng, Stream};
 use crate::storage::Storage;
 use crate::time::{Duration, Time};
+use crate::timers::Pending;
 use crate::trace::{TraceEvent, TraceSink, Tracer};
 use crate::workload::{Pacing, Workload};
 
@@ -430,7 +430,7 @@ impl<P: Protocol> SimBuilder<P> {
             clients,
             status: vec![Status::Up; nodes],
             backlog: (0..nodes).map(|_| Vec::new()).collect(),
-            timers: vec![BTreeSet::new(); nodes],
+            timers: vec![Pending::default(); nodes],
             clock_offsets: vec![0; nodes],
             rngs: (0..nodes).map(|i| SimRng::new(self.seed, Stream::Node(i as u32))).collect(),
             storages: vec![Storage::new(); nodes],
@@ -470,7 +470,7 @@ impl<P: Protocol> SimBuilder<P> {
     /// What a run of `nodes` nodes is estimated to hold.
     fn footprint(&self, nodes: usize) -> Footprint {
         let object = std::mem::size_of::<Option<P::Server>>().max(std::mem::size_of::<P::Client>());
-        let tables = std::mem::size_of::<(Status, Vec<Event<P>>, BTreeSet<TimerId>, i64, SimRng, Storage)>()
+        let tables = std::mem::size_of::<(Status, Vec<Event<P>>, Pending, i64, SimRng, Storage)>()
             + std::mem::size_of::<(u64, ClientState)>();
         let hops = if self.topology.is_some() { 4 } else { 1 };
         let hop = std::mem::size_of::<crate::net::Latency>() as u64;
@@ -506,7 +506,7 @@ pub struct Sim<P: Protocol> {
     clients: Vec<P::Client>,
     status: Vec<Status>,
     backlog: Vec<Vec<Event<P>>>,
-    timers: Vec<BTreeSet<TimerId>>,
+    timers: Vec<Pending>,
     clock_offsets: Vec<i64>,
     rngs: Vec<SimRng>,
     storages: Vec<Storage>,
@@ -568,7 +568,7 @@ impl<P: Protocol> Sim<P> {
         if !self.started {
             self.start();
         }
-        while self.end.is_none() && self.queue.peek_time().is_some_and(|time| time <= until) {
+        while self.end.is_none() && self.peek_live().is_some_and(|time| time <= until) {
             self.step();
         }
         if self.end.is_none() && self.now < until {
@@ -585,7 +585,7 @@ impl<P: Protocol> Sim<P> {
         if self.end.is_some() {
             return false;
         }
-        let Some((time, event)) = self.queue.pop() else {
+        let Some((time, event)) = self.pop_live() else {
             let end = if self.clients_active == 0 && !self.client_state.is_empty() {
                 RunEnd::Finished
             } else {
@@ -613,6 +613,32 @@ impl<P: Protocol> Sim<P> {
             self.finish(RunEnd::Finished);
         }
         self.end.is_none()
+    }
+
+    /// Pops the earliest event that still stands. A cancelled timer (or
+    /// one of a node that crashed since it was set) is dropped unseen: it
+    /// is not handled, not counted in [`RunReport::events`], and does not
+    /// move the clock.
+    #[inline]
+    fn pop_live(&mut self) -> Option<(Time, Event<P>)> {
+        loop {
+            let (time, event) = self.queue.pop()?;
+            if !is_dead(&self.timers, &event) {
+                return Some((time, event));
+            }
+        }
+    }
+
+    /// When the earliest event that still stands is due; drops the
+    /// cancelled timers ahead of it.
+    fn peek_live(&mut self) -> Option<Time> {
+        loop {
+            let (time, event) = self.queue.peek()?;
+            if !is_dead(&self.timers, event) {
+                return Some(time);
+            }
+            self.queue.pop();
+        }
     }
 
     fn start(&mut self) {
@@ -683,18 +709,17 @@ impl<P: Protocol> Sim<P> {
         }
     }
 
+    /// Fires a pending timer (`pop_live` has dropped cancelled ones).
     fn fire(&mut self, node: NodeId, id: TimerId, timer: P::Timer) {
-        if !self.timers[node.index()].contains(&id) {
-            return;
-        }
         let Some(Event::Timer { node, id, timer }) =
             self.defer_if_paused(node, Event::Timer { node, id, timer })
         else {
             return;
         };
-        self.timers[node.index()].remove(&id);
+        self.timers[node.index()].remove(id);
         self.tracer.record::<P::Msg, P::Timer>(TraceEvent::Timer { t: self.now, node, id, timer: &timer });
-        self.dispatch(node, Call::Timer(id, timer));
+        let call = Call::Timer(id, timer);
+        self.call_handler(node, CallSummary::Timer(id), |handler, ctx| call.make(handler, ctx));
     }
 
     fn client_node(&self, client: usize) -> NodeId {
@@ -982,7 +1007,7 @@ impl<P: Protocol> Sim<P> {
         }
         self.effects.timers = timers;
         for id in self.effects.cancels.drain(..) {
-            self.timers[i].remove(&id);
+            self.timers[i].remove(id);
         }
     }
 
@@ -1112,6 +1137,13 @@ impl<P: Protocol> Sim<P> {
     pub fn end(&self) -> Option<&RunEnd> {
         self.end.as_ref()
     }
+}
+
+/// Whether `event` is a timer no longer pending: cancelled, or of a node
+/// that crashed since it was set.
+#[inline]
+fn is_dead<P: Protocol>(timers: &[Pending], event: &Event<P>) -> bool {
+    matches!(event, Event::Timer { node, id, .. } if !timers[node.index()].contains(*id))
 }
 
 /// Runs an invariant (protocol code, like a handler) so that a panic in it
