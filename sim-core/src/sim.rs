@@ -24,7 +24,7 @@ use crate::workload::{Pacing, Workload};
 /// Bounds on a run; reaching one ends the run with [`RunEnd::Limit`] or [`RunEnd::TimeLimit`].
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct Limits {
-    /// Most events processed.
+    /// Most events handled (as [`RunReport::events`] counts them).
     pub events_max: u64,
     /// Latest virtual time; by default the workload's duration plus a minute.
     pub time_max: Option<Time>,
@@ -144,7 +144,12 @@ pub struct RunReport {
     pub end: RunEnd,
     /// Virtual time at the end.
     pub time: Time,
-    /// Events processed.
+    /// Events the engine handled: deliveries and drops at a crashed node,
+    /// timers fired, faults, invocations and operation timeouts, and
+    /// events deferred at a paused node (again when they come back). A
+    /// cancelled timer (or one of a node that crashed since it was set) is
+    /// not an event: it is dropped when it comes due, unhandled and
+    /// uncounted, and does not move the clock.
     pub events: u64,
     /// Hash of the whole trace.
     pub trace_hash: u64,
