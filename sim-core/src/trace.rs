@@ -154,54 +154,24 @@ impl<M: Hash, T: Hash> Hash for TraceEvent<'_, M, T> {
     #[inline(always)]
     fn hash<H: Hasher>(&self, state: &mut H) {
         match self {
-            TraceEvent::Start { t, node } => {
-                state.write_isize(0);
-                (t, node).hash(state);
-            }
-            TraceEvent::Send { t, mid, from, to, msg } => {
-                state.write_isize(1);
-                (t, mid, from, to, msg).hash(state);
-            }
-            TraceEvent::Deliver { t, mid, from, to } => {
-                state.write_isize(2);
-                (t, mid, from, to).hash(state);
-            }
-            TraceEvent::Drop { t, mid, from, to, reason } => {
-                state.write_isize(3);
-                (t, mid, from, to, reason).hash(state);
-            }
-            TraceEvent::Duplicate { t, mid } => {
-                state.write_isize(4);
-                (t, mid).hash(state);
-            }
-            TraceEvent::Defer { t, node } => {
-                state.write_isize(5);
-                (t, node).hash(state);
-            }
-            TraceEvent::Timer { t, node, id, timer } => {
-                state.write_isize(6);
-                (t, node, id, timer).hash(state);
-            }
-            TraceEvent::Fault { t, fault } => {
-                state.write_isize(7);
-                (t, fault).hash(state);
-            }
+            TraceEvent::Start { t, node } => (0isize, t, node).hash(state),
+            TraceEvent::Send { t, mid, from, to, msg } => (1isize, t, mid, from, to, msg).hash(state),
+            TraceEvent::Deliver { t, mid, from, to } => (2isize, t, mid, from, to).hash(state),
+            TraceEvent::Drop { t, mid, from, to, reason } => (3isize, t, mid, from, to, reason).hash(state),
+            TraceEvent::Duplicate { t, mid } => (4isize, t, mid).hash(state),
+            TraceEvent::Defer { t, node } => (5isize, t, node).hash(state),
+            TraceEvent::Timer { t, node, id, timer } => (6isize, t, node, id, timer).hash(state),
+            TraceEvent::Fault { t, fault } => (7isize, t, fault).hash(state),
             TraceEvent::StorageLoss { t, node, lost_writes, torn_key } => {
-                state.write_isize(8);
-                (t, node, lost_writes, torn_key).hash(state);
+                (8isize, t, node, lost_writes, torn_key).hash(state)
             }
             TraceEvent::Invoke { t, node, process, op_id, op } => {
-                state.write_isize(9);
-                (t, node, process, op_id, op).hash(state);
+                (9isize, t, node, process, op_id, op).hash(state)
             }
             TraceEvent::Complete { t, node, process, op_id, kind, value } => {
-                state.write_isize(10);
-                (t, node, process, op_id, kind, value).hash(state);
+                (10isize, t, node, process, op_id, kind, value).hash(state)
             }
-            TraceEvent::End { t, outcome } => {
-                state.write_isize(11);
-                (t, outcome).hash(state);
-            }
+            TraceEvent::End { t, outcome } => (11isize, t, outcome).hash(state),
         }
     }
 }
