@@ -688,12 +688,15 @@ impl Tracer {
         event.hash(&mut hasher);
         self.hash = hasher.finish();
         if !matches!(self.output, Output::Hash) {
-            self.write(&event);
+            self.write(event);
         }
     }
 
+    /// Writes `event` out; taken by value, so a call site builds the event
+    /// in memory only on this path, not when only the hash is kept.
+    #[cold]
     #[inline(never)]
-    fn write<M: Payload, T: Payload>(&mut self, event: &TraceEvent<'_, M, T>) {
+    fn write<M: Payload, T: Payload>(&mut self, event: TraceEvent<'_, M, T>) {
         match &mut self.output {
             Output::Hash => {}
             Output::Memory(buffer) => event.write_json(buffer),
