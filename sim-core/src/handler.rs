@@ -26,6 +26,7 @@ pub fn in_handler() -> bool {
 pub(crate) struct HandlerScope(());
 
 impl HandlerScope {
+    #[inline]
     pub(crate) fn enter() -> HandlerScope {
         DEPTH.with(|depth| depth.set(depth.get() + 1));
         HandlerScope(())
@@ -33,6 +34,7 @@ impl HandlerScope {
 }
 
 impl Drop for HandlerScope {
+    #[inline]
     fn drop(&mut self) {
         DEPTH.with(|depth| depth.set(depth.get() - 1));
     }

@@ -89,6 +89,7 @@ mod sim;
 mod storage;
 mod swarm;
 pub mod time;
+mod timers;
 mod trace;
 mod workload;
 

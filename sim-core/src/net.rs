@@ -369,11 +369,12 @@ impl Network {
         if self.cut_count > 0 && self.cut[pair] {
             return Routing::Dropped(DropReason::Partition);
         }
-        if rng.chance(self.config.loss) {
+        // `chance` of never draws nothing: testing first skips the call.
+        if !self.config.loss.is_never() && rng.chance(self.config.loss) {
             return Routing::Dropped(DropReason::Loss);
         }
         let at = self.arrival(pair, from, to, now, rng);
-        let duplicate = if rng.chance(self.config.duplicate) {
+        let duplicate = if !self.config.duplicate.is_never() && rng.chance(self.config.duplicate) {
             Some(self.arrival(pair, from, to, now, rng))
         } else {
             None
@@ -381,6 +382,7 @@ impl Network {
         Routing::Deliver { at, duplicate }
     }
 
+    #[inline(always)]
     fn arrival(&mut self, pair: usize, from: NodeId, to: NodeId, now: Time, rng: &mut SimRng) -> Time {
         let mut delay = if self.flat {
             self.config.latency.sample(rng)

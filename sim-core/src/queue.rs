@@ -91,9 +91,11 @@ impl<E> Queue<E> {
         Some((time, event))
     }
 
-    /// When the earliest event is due.
-    pub fn peek_time(&self) -> Option<Time> {
-        self.heap.peek().map(|key| key.time)
+    /// The earliest event and when it is due.
+    pub fn peek(&self) -> Option<(Time, &E)> {
+        let key = self.heap.peek()?;
+        let event = self.slots[key.slot as usize].as_ref().expect("a queued key has its event");
+        Some((key.time, event))
     }
 
     /// Events waiting.
@@ -114,7 +116,7 @@ mod tests {
             queue.push(at(t), name);
         }
         assert_eq!(queue.len(), 5);
-        assert_eq!(queue.peek_time(), Some(at(0)));
+        assert_eq!(queue.peek(), Some((at(0), &"d")));
         let order: Vec<_> = std::iter::from_fn(|| queue.pop()).collect();
         assert_eq!(order, [(at(0), "d"), (at(1), "b"), (at(1), "e"), (at(5), "a"), (at(5), "c")]);
         assert_eq!(queue.len(), 0);

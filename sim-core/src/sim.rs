@@ -1,7 +1,6 @@
 //! The simulation: an event queue ordered by (time, insertion sequence) and
 //! the loop that applies network decisions, faults and handler effects.
 
-use std::collections::BTreeSet;
 use std::panic::{AssertUnwindSafe, catch_unwind};
 
 use serde::Serialize;
@@ -18,13 +17,14 @@ use crate::queue::Queue;
 use crate::rng::{Probability, Seed, SimRng, Stream};
 use crate::storage::Storage;
 use crate::time::{Duration, Time};
+use crate::timers::Pending;
 use crate::trace::{TraceEvent, TraceSink, Tracer};
 use crate::workload::{Pacing, Workload};
 
 /// Bounds on a run; reaching one ends the run with [`RunEnd::Limit`] or [`RunEnd::TimeLimit`].
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct Limits {
-    /// Most events processed.
+    /// Most events handled (as [`RunReport::events`] counts them).
     pub events_max: u64,
     /// Latest virtual time; by default the workload's duration plus a minute.
     pub time_max: Option<Time>,
@@ -144,7 +144,12 @@ pub struct RunReport {
     pub end: RunEnd,
     /// Virtual time at the end.
     pub time: Time,
-    /// Events processed.
+    /// Events the engine handled: deliveries and drops at a crashed node,
+    /// timers fired, faults, invocations and operation timeouts, and
+    /// events deferred at a paused node (again when they come back). A
+    /// cancelled timer (or one of a node that crashed since it was set) is
+    /// not an event: it is dropped when it comes due, unhandled and
+    /// uncounted, and does not move the clock.
     pub events: u64,
     /// Hash of the whole trace.
     pub trace_hash: u64,
@@ -202,7 +207,34 @@ enum CallSummary {
     Timeout(OpId),
 }
 
+/// The node a handler call runs on.
+enum Handler<'a, P: Protocol> {
+    Server(&'a mut P::Server),
+    Client(&'a mut P::Client),
+}
+
 impl<P: Protocol> Call<P> {
+    /// Calls the handler method this call names; inlined, so a caller that
+    /// builds a known call compiles to that one method.
+    #[inline(always)]
+    fn make(self, handler: Handler<'_, P>, ctx: &mut Context<'_, P>) {
+        match handler {
+            Handler::Server(server) => match self {
+                Call::Start => server.on_start(ctx),
+                Call::Message { from, msg, .. } => server.on_message(ctx, from, msg),
+                Call::Timer(id, timer) => server.on_timer(ctx, id, timer),
+                Call::Invoke(..) | Call::Timeout(_) => unreachable!("servers get no operations"),
+            },
+            Handler::Client(client) => match self {
+                Call::Start => client.on_start(ctx),
+                Call::Message { from, msg, .. } => client.on_message(ctx, from, msg),
+                Call::Timer(id, timer) => client.on_timer(ctx, id, timer),
+                Call::Invoke(id, op) => client.on_invoke(ctx, id, op),
+                Call::Timeout(id) => client.on_timeout(ctx, id),
+            },
+        }
+    }
+
     fn summary(&self) -> CallSummary {
         match self {
             Call::Start => CallSummary::Start,
@@ -230,6 +262,54 @@ struct ClientState {
     process: u64,
     current: Option<(OpId, Op)>,
     retired: bool,
+}
+
+/// What sending a message touches, borrowed apart from the effects being
+/// applied, so the sends are drained in place.
+struct Outbox<'a, P: Protocol> {
+    now: Time,
+    nodes: usize,
+    tracer: &'a mut Tracer,
+    net: &'a mut Network,
+    rng: &'a mut SimRng,
+    queue: &'a mut Queue<Event<P>>,
+    stats: &'a mut NetStats,
+    next_mid: &'a mut u64,
+}
+
+impl<P: Protocol> Outbox<'_, P> {
+    /// Sends `msg` now: a trace event, the network's decision, and the
+    /// delivery (and any duplicate) queued.
+    #[inline]
+    fn send(&mut self, from: NodeId, to: NodeId, msg: P::Msg) {
+        let mid = *self.next_mid;
+        *self.next_mid += 1;
+        self.stats.sent += 1;
+        let t = self.now;
+        self.tracer.record::<P::Msg, P::Timer>(TraceEvent::Send { t, mid, from, to, msg: &msg });
+        if to.index() >= self.nodes {
+            let reason = DropReason::Down;
+            self.tracer.record::<P::Msg, P::Timer>(TraceEvent::Drop { t, mid, from, to, reason });
+            return;
+        }
+        match self.net.route(from, to, t, self.rng) {
+            Routing::Dropped(reason) => {
+                match reason {
+                    DropReason::Partition => self.stats.dropped_partition += 1,
+                    _ => self.stats.dropped_loss += 1,
+                }
+                self.tracer.record::<P::Msg, P::Timer>(TraceEvent::Drop { t, mid, from, to, reason });
+            }
+            Routing::Deliver { at, duplicate } => {
+                if let Some(again) = duplicate {
+                    self.stats.duplicated += 1;
+                    self.tracer.record::<P::Msg, P::Timer>(TraceEvent::Duplicate { t, mid });
+                    self.queue.push(again, Event::Deliver { mid, from, to, msg: msg.clone() });
+                }
+                self.queue.push(at, Event::Deliver { mid, from, to, msg });
+            }
+        }
+    }
 }
 
 /// Builds a [`Sim`]: protocol, seed, cluster, network, faults, workload, limits.
@@ -361,7 +441,7 @@ impl<P: Protocol> SimBuilder<P> {
             clients,
             status: vec![Status::Up; nodes],
             backlog: (0..nodes).map(|_| Vec::new()).collect(),
-            timers: vec![BTreeSet::new(); nodes],
+            timers: vec![Pending::default(); nodes],
             clock_offsets: vec![0; nodes],
             rngs: (0..nodes).map(|i| SimRng::new(self.seed, Stream::Node(i as u32))).collect(),
             storages: vec![Storage::new(); nodes],
@@ -407,7 +487,7 @@ impl<P: Protocol> SimBuilder<P> {
     /// What a run of `nodes` nodes is estimated to hold.
     fn footprint(&self, nodes: usize) -> Footprint {
         let object = std::mem::size_of::<Option<P::Server>>().max(std::mem::size_of::<P::Client>());
-        let tables = std::mem::size_of::<(Status, Vec<Event<P>>, BTreeSet<TimerId>, i64, SimRng, Storage)>()
+        let tables = std::mem::size_of::<(Status, Vec<Event<P>>, Pending, i64, SimRng, Storage)>()
             + std::mem::size_of::<(u64, ClientState)>();
         let hops = if self.topology.is_some() { 4 } else { 1 };
         let hop = std::mem::size_of::<crate::net::Latency>() as u64;
@@ -448,7 +528,7 @@ pub struct Sim<P: Protocol> {
     clients: Vec<P::Client>,
     status: Vec<Status>,
     backlog: Vec<Vec<Event<P>>>,
-    timers: Vec<BTreeSet<TimerId>>,
+    timers: Vec<Pending>,
     clock_offsets: Vec<i64>,
     rngs: Vec<SimRng>,
     storages: Vec<Storage>,
@@ -525,7 +605,7 @@ impl<P: Protocol> Sim<P> {
         if !self.started {
             self.start();
         }
-        while self.end.is_none() && self.queue.peek_time().is_some_and(|time| time <= until) {
+        while self.end.is_none() && self.peek_live().is_some_and(|time| time <= until) {
             self.step();
         }
         if self.end.is_none() && self.now < until {
@@ -542,7 +622,7 @@ impl<P: Protocol> Sim<P> {
         if self.end.is_some() {
             return false;
         }
-        let Some((time, event)) = self.queue.pop() else {
+        let Some((time, event)) = self.pop_live() else {
             let end = if self.clients_active == 0 && !self.client_state.is_empty() {
                 RunEnd::Finished
             } else {
@@ -572,6 +652,32 @@ impl<P: Protocol> Sim<P> {
         self.end.is_none()
     }
 
+    /// Pops the earliest event that still stands. A cancelled timer (or
+    /// one of a node that crashed since it was set) is dropped unseen: it
+    /// is not handled, not counted in [`RunReport::events`], and does not
+    /// move the clock.
+    #[inline]
+    fn pop_live(&mut self) -> Option<(Time, Event<P>)> {
+        loop {
+            let (time, event) = self.queue.pop()?;
+            if !is_dead(&self.timers, &event) {
+                return Some((time, event));
+            }
+        }
+    }
+
+    /// When the earliest event that still stands is due; drops the
+    /// cancelled timers ahead of it.
+    fn peek_live(&mut self) -> Option<Time> {
+        loop {
+            let (time, event) = self.queue.peek()?;
+            if !is_dead(&self.timers, event) {
+                return Some(time);
+            }
+            self.queue.pop();
+        }
+    }
+
     fn start(&mut self) {
         self.started = true;
         for i in 0..self.schedule.len() {
@@ -588,6 +694,7 @@ impl<P: Protocol> Sim<P> {
         }
     }
 
+    #[inline]
     fn push(&mut self, time: Time, event: Event<P>) {
         self.queue.push(time, event);
     }
@@ -632,23 +739,24 @@ impl<P: Protocol> Sim<P> {
             Status::Up => {
                 self.stats.delivered += 1;
                 self.tracer.record::<P::Msg, P::Timer>(TraceEvent::Deliver { t: self.now, mid, from, to });
-                self.dispatch(to, Call::Message { mid, from, msg });
+                let summary = CallSummary::Message { mid, from };
+                let call = Call::Message { mid, from, msg };
+                self.call_handler(to, summary, |handler, ctx| call.make(handler, ctx));
             }
         }
     }
 
+    /// Fires a pending timer (`pop_live` has dropped cancelled ones).
     fn fire(&mut self, node: NodeId, id: TimerId, timer: P::Timer) {
-        if !self.timers[node.index()].contains(&id) {
-            return;
-        }
         let Some(Event::Timer { node, id, timer }) =
             self.defer_if_paused(node, Event::Timer { node, id, timer })
         else {
             return;
         };
-        self.timers[node.index()].remove(&id);
+        self.timers[node.index()].remove(id);
         self.tracer.record::<P::Msg, P::Timer>(TraceEvent::Timer { t: self.now, node, id, timer: &timer });
-        self.dispatch(node, Call::Timer(id, timer));
+        let call = Call::Timer(id, timer);
+        self.call_handler(node, CallSummary::Timer(id), |handler, ctx| call.make(handler, ctx));
     }
 
     fn client_node(&self, client: usize) -> NodeId {
@@ -880,9 +988,23 @@ impl<P: Protocol> Sim<P> {
     }
 
     fn dispatch(&mut self, node: NodeId, call: Call<P>) {
+        let summary = call.summary();
+        self.call_handler(node, summary, |handler, ctx| call.make(handler, ctx));
+    }
+
+    /// Runs `call` on `node`'s handler, isolated so that a panic in it ends
+    /// the run with [`RunEnd::Panic`], then applies its effects and checks
+    /// the invariants. Each caller's closure gets its own copy, so a
+    /// message's delivery calls `on_message` directly, with no `Call` to
+    /// build and match.
+    fn call_handler(
+        &mut self,
+        node: NodeId,
+        summary: CallSummary,
+        call: impl FnOnce(Handler<'_, P>, &mut Context<'_, P>),
+    ) {
         let i = node.index();
         let is_server = self.cluster.is_server(node);
-        let summary = call.summary();
         let mut ctx = Context {
             id: node,
             now: self.now,
@@ -893,31 +1015,22 @@ impl<P: Protocol> Sim<P> {
             effects: &mut self.effects,
             probes: &mut self.probes,
         };
-        let servers = &mut self.servers;
-        let clients = &mut self.clients;
-        let span = tracing::debug_span!("node", t = %self.now, id = %node).entered();
+        let handler = if is_server {
+            Handler::Server(self.servers[i].as_mut().expect("dispatch to a live server"))
+        } else {
+            Handler::Client(&mut self.clients[i - self.servers.len()])
+        };
+        // A span per call costs a few stores even with no subscriber: make
+        // it only when some subscriber may want debug events.
+        let span = tracing::enabled!(tracing::Level::DEBUG)
+            .then(|| tracing::debug_span!("node", t = %self.now, id = %node).entered());
         let outcome = catch_unwind(AssertUnwindSafe(|| {
             let _scope = HandlerScope::enter();
-            if is_server {
-                let server = servers[i].as_mut().expect("dispatch to a live server");
-                match call {
-                    Call::Start => server.on_start(&mut ctx),
-                    Call::Message { from, msg, .. } => server.on_message(&mut ctx, from, msg),
-                    Call::Timer(id, timer) => server.on_timer(&mut ctx, id, timer),
-                    Call::Invoke(..) | Call::Timeout(_) => unreachable!("servers get no operations"),
-                }
-            } else {
-                let client = &mut clients[i - servers.len()];
-                match call {
-                    Call::Start => client.on_start(&mut ctx),
-                    Call::Message { from, msg, .. } => client.on_message(&mut ctx, from, msg),
-                    Call::Timer(id, timer) => client.on_timer(&mut ctx, id, timer),
-                    Call::Invoke(id, op) => client.on_invoke(&mut ctx, id, op),
-                    Call::Timeout(id) => client.on_timeout(&mut ctx, id),
-                }
-            }
+            call(handler, &mut ctx);
         }));
-        drop(span);
+        if let Some(span) = span {
+            drop(span);
+        }
         if let Err(payload) = outcome {
             let message = panic_message(payload.as_ref());
             self.clear_effects();
@@ -960,11 +1073,19 @@ impl<P: Protocol> Sim<P> {
             }
         }
         if !self.effects.sends.is_empty() {
-            let mut sends = std::mem::take(&mut self.effects.sends);
-            for (to, msg) in sends.drain(..) {
-                self.send(node, to, msg);
+            let mut outbox = Outbox {
+                now: self.now,
+                nodes: self.cluster.node_count(),
+                tracer: &mut self.tracer,
+                net: &mut self.net,
+                rng: &mut self.net_rng,
+                queue: &mut self.queue,
+                stats: &mut self.stats,
+                next_mid: &mut self.next_mid,
+            };
+            for (to, msg) in self.effects.sends.drain(..) {
+                outbox.send(node, to, msg);
             }
-            self.effects.sends = sends;
         }
         if !self.effects.completions.is_empty() {
             self.apply_completions(node);
@@ -984,7 +1105,7 @@ impl<P: Protocol> Sim<P> {
         }
         self.effects.timers = timers;
         for id in self.effects.cancels.drain(..) {
-            self.timers[i].remove(&id);
+            self.timers[i].remove(id);
         }
     }
 
@@ -995,36 +1116,6 @@ impl<P: Protocol> Sim<P> {
             self.complete(node, op, outcome);
         }
         self.effects.completions = completions;
-    }
-
-    fn send(&mut self, from: NodeId, to: NodeId, msg: P::Msg) {
-        let mid = self.next_mid;
-        self.next_mid += 1;
-        self.stats.sent += 1;
-        let t = self.now;
-        self.tracer.record::<P::Msg, P::Timer>(TraceEvent::Send { t, mid, from, to, msg: &msg });
-        if to.index() >= self.cluster.node_count() {
-            let reason = DropReason::Down;
-            self.tracer.record::<P::Msg, P::Timer>(TraceEvent::Drop { t, mid, from, to, reason });
-            return;
-        }
-        match self.net.route(from, to, t, &mut self.net_rng) {
-            Routing::Dropped(reason) => {
-                match reason {
-                    DropReason::Partition => self.stats.dropped_partition += 1,
-                    _ => self.stats.dropped_loss += 1,
-                }
-                self.tracer.record::<P::Msg, P::Timer>(TraceEvent::Drop { t, mid, from, to, reason });
-            }
-            Routing::Deliver { at, duplicate } => {
-                if let Some(again) = duplicate {
-                    self.stats.duplicated += 1;
-                    self.tracer.record::<P::Msg, P::Timer>(TraceEvent::Duplicate { t, mid });
-                    self.push(again, Event::Deliver { mid, from, to, msg: msg.clone() });
-                }
-                self.push(at, Event::Deliver { mid, from, to, msg });
-            }
-        }
     }
 
     fn check_invariants(&mut self, changed: Option<NodeId>) {
@@ -1154,6 +1245,13 @@ impl<P: Protocol> Sim<P> {
     pub fn end(&self) -> Option<&RunEnd> {
         self.end.as_ref()
     }
+}
+
+/// Whether `event` is a timer no longer pending: cancelled, or of a node
+/// that crashed since it was set.
+#[inline]
+fn is_dead<P: Protocol>(timers: &[Pending], event: &Event<P>) -> bool {
+    matches!(event, Event::Timer { node, id, .. } if !timers[node.index()].contains(*id))
 }
 
 /// Runs an invariant (protocol code, like a handler) so that a panic in it
