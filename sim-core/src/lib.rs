@@ -76,6 +76,7 @@
 mod build;
 mod catalogue;
 pub mod check;
+mod election;
 mod fault;
 mod handler;
 pub mod history;
@@ -97,9 +98,8 @@ pub use build::{BuildError, Bytes, Footprint};
 pub use catalogue::{
     Catalogued, HORIZON_MAX, Invalid, Judgement, ModelKind, NoBugs, PlantedBug, Setup, Status, WorkloadSpec,
 };
-pub use fault::{
-    Cut, Drawn, ElectionKind, Fault, FaultSchedule, Nemesis, NemesisKind, OnElection, TimedFault,
-};
+pub use election::{ElectionKind, OnElection};
+pub use fault::{Cut, Drawn, Fault, FaultSchedule, Nemesis, NemesisKind, TimedFault};
 pub use handler::in_handler;
 pub use history::{History, HistoryError, Op, Operation, Outcome, Record, RecordType, Value};
 pub use invariant::{ClusterView, Invariant};

@@ -314,6 +314,7 @@ mod tests {
             (Stream::Node(0), first(Stream::Node(0))),
             (Stream::Node(7), first(Stream::Node(7))),
             (Stream::Swarm, first(Stream::Swarm)),
+            (Stream::Election, first(Stream::Election)),
         ];
         insta::assert_debug_snapshot!(golden);
     }

@@ -6,7 +6,8 @@ use std::panic::{AssertUnwindSafe, catch_unwind};
 use serde::Serialize;
 
 use crate::build::{BuildError, Footprint};
-use crate::fault::{Fault, FaultSchedule, Nemesis, OnElection};
+use crate::election::OnElection;
+use crate::fault::{Fault, FaultSchedule, Nemesis};
 use crate::handler::HandlerScope;
 use crate::history::{History, Op, Outcome, Record, RecordType, Value};
 use crate::invariant::{ClusterView, Invariant};

@@ -18,7 +18,8 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::fault::{ElectionKind, Nemesis, NemesisKind, OnElection};
+use crate::election::{ElectionKind, OnElection};
+use crate::fault::{Nemesis, NemesisKind};
 use crate::net::Latency;
 use crate::rng::{Probability, Seed, SimRng, Stream, exp, ln};
 use crate::time::Duration;
