@@ -232,7 +232,7 @@ pub const KEYS: &[Key] = &[
         "table",
         None,
         "off",
-        "Episodes started by elections rather than the clock, for a protocol with a leader: when a server first leads in an epoch nobody led before, an episode aimed at it starts shortly after (the keys below). Bugs that live in the milliseconds after an election (a leader with nothing of its term replicated yet, votes just cast) are found there, not by luck.",
+        "Episodes started by elections rather than the clock, for a protocol with a leader: when a server first leads in an epoch nobody led before, an episode aimed at it starts shortly after (the keys below). Bugs that live in the milliseconds after an election (a leader with nothing of its term replicated yet, votes just cast) are found there, not by luck. In swarm mode a trigger the file gives is kept rather than drawn.",
     ),
     key(
         "nemesis.on_election",

@@ -53,7 +53,11 @@ impl Scenario {
             swarm: None,
         };
         if let (Some(bounds), Some(base)) = (self.swarm(), &faults.nemesis) {
-            let drawn = bounds.draw(Seed(seed), kinds, self.cluster.servers, base);
+            let mut drawn = bounds.draw(Seed(seed), kinds, self.cluster.servers, base);
+            // An election trigger the file states is kept, not drawn.
+            if base.on_election.is_some() {
+                drawn.nemesis.on_election = base.on_election.clone();
+            }
             faults.net = NetConfig {
                 latency: drawn.latency.clone(),
                 loss: drawn.loss,
@@ -260,6 +264,21 @@ mod tests {
         let (outcome, _) = plain.run(shrunk.seed, TraceSink::Hash).unwrap();
         assert_eq!(outcome.signature.as_deref(), Some(shrunk.signature.as_str()), "{}", shrunk.text);
         assert!(shrunk.after.faults <= shrunk.before.faults);
+    }
+
+    #[test]
+    fn an_election_trigger_the_file_states_is_kept_in_swarm_mode() {
+        let text = format!(
+            "{}\n[nemesis.on_election]\nkinds = [\"crash\"]\nchance = 0.25\n",
+            Scenario::read(Path::new(RAFT)).unwrap()
+        );
+        let scenario = Scenario::parse(&text, Path::new("kept.toml")).unwrap();
+        let stated = scenario.nemesis().unwrap().on_election.expect("the file's trigger");
+        for seed in 0..8 {
+            let faults = scenario.seed_faults(seed, &NemesisKind::ALL);
+            assert_eq!(faults.nemesis.unwrap().on_election.as_ref(), Some(&stated), "seed={seed}");
+            assert!(faults.swarm.unwrap().nemesis.on_election.is_some_and(|t| t == stated));
+        }
     }
 
     #[test]
