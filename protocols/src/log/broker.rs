@@ -72,7 +72,8 @@ pub struct Broker {
     config: Log,
     /// Every partition's replica, by index.
     pub replicas: Vec<Replica>,
-    restarted: bool,
+    /// Durable: how many times this broker has started.
+    incarnation: u64,
 }
 
 fn log_key(partition: usize, offset: u64) -> String {
@@ -83,7 +84,7 @@ impl Broker {
     /// A broker to be rebuilt from storage in [`Broker::start`].
     pub fn new(config: Log) -> Broker {
         let replicas = vec![Replica::default(); config.partitions as usize];
-        Broker { config, replicas, restarted: true }
+        Broker { config, replicas, incarnation: 0 }
     }
 
     /// How often the broker heartbeats and fetches.
@@ -92,8 +93,13 @@ impl Broker {
     }
 
     /// Reloads every log; a torn or missing record ends it (it was never synced,
-    /// so never acknowledged nor counted by a leader).
+    /// so never acknowledged nor counted by a leader). Counts one more
+    /// incarnation, synced before the first heartbeat announces it.
     pub fn start(&mut self, ctx: &mut Context<'_, Log>) {
+        let before = ctx.storage().get::<u64>("incarnation").ok().flatten().unwrap_or(0);
+        self.incarnation = before + 1;
+        ctx.storage().put("incarnation", &self.incarnation);
+        ctx.storage().sync();
         for (p, replica) in self.replicas.iter_mut().enumerate() {
             let keys = ctx.storage().keys(&format!("log/{p}/"));
             for (i, key) in keys.iter().enumerate() {
@@ -120,13 +126,27 @@ impl Broker {
 
     fn heartbeat(&self, ctx: &mut Context<'_, Log>) {
         let controller = ctx.servers()[0];
-        ctx.send(controller, Msg::BrokerHeartbeat { restarted: self.restarted });
+        ctx.send(controller, Msg::BrokerHeartbeat { incarnation: self.incarnation });
     }
 
-    /// Applies the controller's newer word on each partition.
-    pub fn on_metadata(&mut self, ctx: &mut Context<'_, Log>, from: NodeId, partitions: Vec<PartitionState>) {
-        if from == ctx.servers()[0] {
-            self.restarted = false;
+    /// Applies the controller's newer word on each partition, if the
+    /// controller sent it knowing this incarnation: a word sent before it
+    /// heard of a restart may name this broker leader of a term whose
+    /// volatile state died in the crash.
+    pub fn on_metadata(
+        &mut self,
+        ctx: &mut Context<'_, Log>,
+        from: NodeId,
+        partitions: Vec<PartitionState>,
+        incarnations: &[u64],
+    ) {
+        if from != ctx.servers()[0] {
+            return;
+        }
+        let mine = ctx.id().index().wrapping_sub(1);
+        if incarnations.get(mine) != Some(&self.incarnation) {
+            ctx.probe(probe::STALE_METADATA_IGNORED);
+            return;
         }
         for (p, state) in partitions.into_iter().enumerate().take(self.replicas.len()) {
             if state.version > self.replicas[p].state.version {
@@ -195,7 +215,7 @@ impl Broker {
             offset <= replica.end() && (offset == 0 || replica.log[offset as usize - 1].epoch == last_epoch);
         if !matches {
             let to = offset.saturating_sub(1).min(replica.end());
-            ctx.send(from, Msg::Diverged { partition: p as u32, epoch, at: offset, to });
+            ctx.send(from, Msg::Diverged { partition: p as u32, epoch, at: offset, last_epoch, to });
             return;
         }
         replica.follower_end.insert(from, offset);
@@ -260,17 +280,26 @@ impl Broker {
     }
 
     /// (Follower) its log diverged from the leader's: drop the suffix, sync, fetch again.
-    pub fn on_diverged(&mut self, ctx: &mut Context<'_, Log>, p: usize, epoch: u64, at: u64, to: u64) {
+    /// (Follower) the leader refused the tail `(end, last epoch)`: drop
+    /// what follows `to`, unless the tail is no longer that one. By log
+    /// matching an offset and epoch name one record, so the same pair is the
+    /// same tail; any other means this answers an older fetch (late, or a
+    /// duplicate), and the tail was agreed since: truncating it would drop
+    /// a record the leader may already count as committed.
+    pub fn on_diverged(
+        &mut self,
+        ctx: &mut Context<'_, Log>,
+        p: usize,
+        epoch: u64,
+        refused: (u64, u64),
+        to: u64,
+    ) {
         let Some(replica) = self.replicas.get_mut(p) else { return };
-        if replica.state.epoch != epoch || replica.end() != at {
+        if replica.state.epoch != epoch || (replica.end(), replica.last_epoch()) != refused {
             return;
         }
         replica.fetching = None;
-        // A stale answer: the follower already truncated for an earlier copy
-        // of this reply and refetched, so its tail now came from this very
-        // epoch's leader and cannot diverge from it. Truncating again would
-        // drop a record the leader may already count as committed.
-        if to >= replica.end() || replica.log.last().is_some_and(|r| r.epoch >= epoch) {
+        if to >= replica.end() {
             return;
         }
         ctx.probe(probe::FOLLOWER_TRUNCATED);

@@ -347,7 +347,7 @@ impl Client<Log> for LogClient {
 
     fn on_message(&mut self, ctx: &mut Context<'_, Log>, _from: NodeId, msg: Msg) {
         match msg {
-            Msg::Metadata { partitions } => self.on_metadata(partitions),
+            Msg::Metadata { partitions, .. } => self.on_metadata(partitions),
             Msg::ProduceReply { req, offset } => self.on_produce_reply(ctx, req, offset),
             Msg::ConsumeReply { req, ok, from, values } => self.on_consume_reply(ctx, req, ok, from, values),
             Msg::Assignment { member, generation, partitions } => {

@@ -25,6 +25,9 @@ pub struct Controller {
     pub partitions: Vec<PartitionState>,
     /// Durable: generation and committed offsets.
     pub group: Group,
+    /// Durable: each broker's incarnation as last heard, in server order
+    /// from server 1.
+    incarnations: Vec<u64>,
     /// Brokers heard from within a session, and when last.
     alive: BTreeMap<NodeId, Time>,
     /// Group members, their client node and when last heard from.
@@ -38,6 +41,7 @@ impl Controller {
             config,
             partitions: Vec::new(),
             group: Group::default(),
+            incarnations: Vec::new(),
             alive: BTreeMap::new(),
             members: BTreeMap::new(),
         }
@@ -71,6 +75,10 @@ impl Controller {
         group.committed.resize(self.config.partitions as usize, 0);
         group.generation += 1;
         self.group = group;
+        // Every broker's first start is incarnation 1, which lost nothing.
+        let incarnations = ctx.storage().get::<Vec<u64>>("ctl/incarnations").ok().flatten();
+        self.incarnations = incarnations.unwrap_or_default();
+        self.incarnations.resize(brokers.len(), 1);
         self.persist(ctx);
         let now = ctx.clock();
         self.alive = brokers.iter().map(|&b| (b, now)).collect();
@@ -79,6 +87,7 @@ impl Controller {
     fn persist(&self, ctx: &mut Context<'_, Log>) {
         ctx.storage().put("ctl/partitions", &self.partitions);
         ctx.storage().put("ctl/group", &self.group);
+        ctx.storage().put("ctl/incarnations", &self.incarnations);
         ctx.storage().sync();
     }
 
@@ -169,21 +178,33 @@ impl Controller {
         changed
     }
 
-    fn broadcast(&self, ctx: &mut Context<'_, Log>) {
-        let msg = Msg::Metadata { partitions: self.partitions.clone() };
-        ctx.broadcast(msg);
+    /// The controller's word as it stands, stamped with the incarnations it knows.
+    pub fn metadata(&self) -> Msg {
+        Msg::Metadata { partitions: self.partitions.clone(), incarnations: self.incarnations.clone() }
     }
 
-    /// A broker's heartbeat: it is alive; if it restarted, its leaderships move.
-    pub fn on_broker_heartbeat(&mut self, ctx: &mut Context<'_, Log>, from: NodeId, restarted: bool) {
+    fn broadcast(&self, ctx: &mut Context<'_, Log>) {
+        ctx.broadcast(self.metadata());
+    }
+
+    /// A broker's heartbeat: it is alive; if it restarted (a new
+    /// incarnation), its leaderships move.
+    pub fn on_broker_heartbeat(&mut self, ctx: &mut Context<'_, Log>, from: NodeId, incarnation: u64) {
         self.alive.insert(from, ctx.clock());
+        let index = from.index().wrapping_sub(1);
+        let restarted = self.incarnations.get(index).is_some_and(|&known| incarnation > known);
+        if restarted {
+            self.incarnations[index] = incarnation;
+        }
         // A partition left without a leader may now have one; a restarted leader is replaced.
         let changed = self.elect_probed(ctx, restarted.then_some(from));
-        if changed {
+        if changed || restarted {
             self.persist(ctx);
+        }
+        if changed {
             self.broadcast(ctx);
         }
-        ctx.send(from, Msg::Metadata { partitions: self.partitions.clone() });
+        ctx.send(from, self.metadata());
     }
 
     /// A leader's proposed in-sync set: accepted only against the current state.
@@ -201,7 +222,7 @@ impl Controller {
             state.version += 1;
             self.persist(ctx);
         }
-        ctx.send(from, Msg::Metadata { partitions: self.partitions.clone() });
+        ctx.send(from, self.metadata());
     }
 
     /// A member joins or renews; a new member starts a new generation.

@@ -44,15 +44,23 @@ pub struct PartitionState {
 /// Messages between brokers, the controller and clients.
 #[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize)]
 pub enum Msg {
-    /// Broker to controller, every tick; `restarted` on the first after a start.
+    /// Broker to controller, every tick.
     BrokerHeartbeat {
-        /// The broker lost its volatile state since it was last heard of.
-        restarted: bool,
+        /// The broker's incarnation: one more at every start, durably, so a
+        /// higher one than the controller knows says the broker restarted
+        /// and lost its volatile state.
+        incarnation: u64,
     },
     /// Who leads what, by partition index (controller to anyone, brokers to clients).
     Metadata {
         /// One state per partition.
         partitions: Vec<PartitionState>,
+        /// From the controller: each broker's incarnation as it knew it when
+        /// it sent this, in server order from server 1 (empty from a
+        /// broker). A broker takes the controller's word only when its own
+        /// entry is its current incarnation: news sent before the controller
+        /// heard of its restart describes a broker that no longer exists.
+        incarnations: Vec<u64>,
     },
     /// A client asks any server for metadata.
     MetadataRequest,
@@ -95,9 +103,13 @@ pub enum Msg {
         partition: u32,
         /// The leader's epoch.
         epoch: u64,
-        /// The log end the refused fetch was sent from: a late or duplicated
-        /// answer to an older fetch must not truncate what was since agreed.
+        /// The log end the refused fetch was sent from, and the epoch of
+        /// the record before it: together they name the tail the leader
+        /// refused, so a late or duplicated answer to an older fetch cannot
+        /// truncate a tail agreed since.
         at: u64,
+        /// The epoch of the follower's last record, as the fetch gave it.
+        last_epoch: u64,
         /// Truncate the log to this length and fetch again.
         to: u64,
     },

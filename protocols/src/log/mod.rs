@@ -8,10 +8,14 @@
 //! 1. **Controller.** It owns, durably (written and synced before anyone
 //!    hears of it), each partition's leader, *leader epoch* and *in-sync
 //!    replica set* (ISR), plus the consumer group's generation and committed
-//!    offsets. Brokers heartbeat it; a broker silent for `session` is dead. A
-//!    partition whose leader is dead, or restarted (its heartbeat says so), gets
-//!    a new leader chosen from the live ISR, a bumped epoch, and an ISR cut to
-//!    its live members. If no ISR member is alive the partition stays offline
+//!    offsets. Brokers heartbeat it; a broker silent for `session` is dead.
+//!    Each broker counts its starts durably (its *incarnation*, Kafka's broker
+//!    epoch) and heartbeats with it; the controller stamps its metadata with
+//!    the incarnations it knows, and a broker ignores metadata stamped with
+//!    another, so word sent before a crash cannot make the restarted broker
+//!    lead a term it has no state for. A partition whose leader is dead, or
+//!    restarted (a higher incarnation), gets a new leader chosen from the live
+//!    ISR, a bumped epoch, and an ISR cut to its live members. If no ISR member is alive the partition stays offline
 //!    and keeps its last ISR, so that one of them, which holds every committed
 //!    record, leads it next. The controller is one node with durable state, as
 //!    Kafka's was with ZooKeeper: while it is down no failover happens (the

@@ -13,6 +13,9 @@ pub const PARTITION_FAILOVER: &str = "partition-failover";
 /// Every in-sync replica of a partition was down while other brokers were alive.
 pub const ISR_ALL_DOWN: &str = "isr-all-down";
 
+/// A restarted broker ignored the controller's word sent before the controller heard of the restart.
+pub const STALE_METADATA_IGNORED: &str = "stale-metadata-ignored";
+
 /// Every probe, with what reaching it means.
 pub const ALL: &[(&str, &str)] = &[
     (
@@ -30,4 +33,8 @@ pub const ALL: &[(&str, &str)] = &[
         "a partition's leader moved to another broker (acks-leader-only loses records here)",
     ),
     (ISR_ALL_DOWN, "no in-sync replica was alive but others were (unclean-election elects one of them)"),
+    (
+        STALE_METADATA_IGNORED,
+        "a restarted broker ignored metadata sent before the controller knew of the restart (taking it, it would lead a dead term)",
+    ),
 ];

@@ -56,11 +56,11 @@ impl Node<Log> for Server {
 
 fn controller_message(c: &mut Controller, ctx: &mut Context<'_, Log>, from: NodeId, msg: Msg) {
     match msg {
-        Msg::BrokerHeartbeat { restarted } => c.on_broker_heartbeat(ctx, from, restarted),
+        Msg::BrokerHeartbeat { incarnation } => c.on_broker_heartbeat(ctx, from, incarnation),
         Msg::AlterIsr { partition, version, isr } => {
             c.on_alter_isr(ctx, from, partition as usize, version, isr)
         }
-        Msg::MetadataRequest => ctx.send(from, Msg::Metadata { partitions: c.partitions.clone() }),
+        Msg::MetadataRequest => ctx.send(from, c.metadata()),
         Msg::Join { member } => c.on_join(ctx, from, member),
         Msg::Heartbeat { member } => c.on_heartbeat(ctx, from, member),
         Msg::Commit { member, generation, partition, offset } => {
@@ -72,15 +72,19 @@ fn controller_message(c: &mut Controller, ctx: &mut Context<'_, Log>, from: Node
 
 fn broker_message(b: &mut Broker, ctx: &mut Context<'_, Log>, from: NodeId, msg: Msg) {
     match msg {
-        Msg::Metadata { partitions } => b.on_metadata(ctx, from, partitions),
-        Msg::MetadataRequest => ctx.send(from, Msg::Metadata { partitions: b.metadata() }),
+        Msg::Metadata { partitions, incarnations } => b.on_metadata(ctx, from, partitions, &incarnations),
+        Msg::MetadataRequest => {
+            ctx.send(from, Msg::Metadata { partitions: b.metadata(), incarnations: Vec::new() })
+        }
         Msg::Fetch { partition, epoch, offset, last_epoch } => {
             b.on_fetch(ctx, from, partition as usize, epoch, offset, last_epoch);
         }
         Msg::FetchReply { partition, epoch, from: start, records, hw } => {
             b.on_fetch_reply(ctx, partition as usize, epoch, start, records, hw);
         }
-        Msg::Diverged { partition, epoch, at, to } => b.on_diverged(ctx, partition as usize, epoch, at, to),
+        Msg::Diverged { partition, epoch, at, last_epoch, to } => {
+            b.on_diverged(ctx, partition as usize, epoch, (at, last_epoch), to)
+        }
         Msg::Produce { req, partition, record, idempotent, acks } => {
             b.on_produce(ctx, (from, req), partition as usize, record, idempotent, acks);
         }
