@@ -267,6 +267,14 @@ pub const KEYS: &[Key] = &[
         "Mean length of an episode (drawn from half to one and a half times it); only episodes that end before `stop` happen.",
     ),
     key(
+        "nemesis.on_election",
+        "until_successor",
+        "duration",
+        None,
+        "off",
+        "End an episode this long after another server wins an election, if that comes before its `duration` is up: a leader cut off stays away just until the cluster has failed over, then returns to meet its successor's entries (the successor's own episode may cut it off in turn).",
+    ),
+    key(
         "nemesis",
         "swarm",
         "boolean or table",
@@ -377,7 +385,7 @@ pub const KEYS: &[Key] = &[
         "boolean",
         Some("true"),
         "",
-        "Whether seeds may draw an `on_election` trigger (for a protocol with a leader): three in four do, each with its own kinds, chance (every election, or half), delay up to 1ms..20ms and episodes of 100ms..2s.",
+        "Whether seeds may draw an `on_election` trigger (for a protocol with a leader): three in four do, each with one kind of its own, a chance (every election, or half), a delay of up to 5ms..50ms, episodes of 200ms..1s, and an `until_successor` of 1ms..100ms.",
     ),
     key(
         "nemesis.swarm",
@@ -489,11 +497,20 @@ pub const ACTIONS: &[Action] = &[
     },
     Action { key: "heal", example: "heal = true", doc: "Remove every cut and every slow link." },
     Action {
+        key: "mend",
+        example: "mend = { split = [[\"n0\"], [\"n1\", \"n2\"]] }",
+        doc: "Undo one earlier partition, written as it was (`isolate`, `split`, `bridge` or `one-way`); links another partition still cuts stay cut. The nemesis ends each of its partitions this way, so overlapping episodes each end only themselves.",
+    },
+    Action {
         key: "slow",
         example: "slow = \"n1\"\nfactor = 10",
         doc: "Every link to and from the node becomes `factor` times slower (default 10): a gray failure.",
     },
-    Action { key: "factor", example: "slow = \"n1\"\nfactor = 4", doc: "With `slow`: the slowdown." },
+    Action {
+        key: "factor",
+        example: "slow = \"n1\"\nfactor = 4",
+        doc: "With `slow`: the slowdown; 1 gives the node its normal speed back (the nemesis ends a slow episode so).",
+    },
     Action {
         key: "clock-jump",
         example: "clock-jump = \"n2\"\noffset = \"+2s\"",

@@ -328,6 +328,20 @@ pub struct OneWaySpec {
     pub to: Vec<NodeRef>,
 }
 
+/// The partition a `mend` undoes, written as the partition was.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct MendSpec {
+    /// An isolation of this node.
+    pub isolate: Option<NodeRef>,
+    /// A split between these groups.
+    pub split: Option<Vec<Vec<NodeRef>>>,
+    /// A bridge partition.
+    pub bridge: Option<BridgeSpec>,
+    /// A one-way cut.
+    pub one_way: Option<OneWaySpec>,
+}
+
 /// One entry of `faults = [...]`: a time and exactly one action.
 #[derive(Clone, Debug, Deserialize)]
 #[serde(deny_unknown_fields, rename_all = "kebab-case")]
@@ -352,6 +366,8 @@ pub struct FaultSpec {
     pub one_way: Option<OneWaySpec>,
     /// Remove every cut and slow link.
     pub heal: Option<bool>,
+    /// Undo one earlier partition, leaving any other in place.
+    pub mend: Option<MendSpec>,
     /// Slow this node's links down.
     pub slow: Option<NodeRef>,
     /// How much slower (with `slow`; default 10).
@@ -379,6 +395,7 @@ impl FaultSpec {
             bridge,
             one_way,
             heal,
+            mend,
             slow,
             factor,
             clock_jump,
@@ -417,11 +434,16 @@ impl FaultSpec {
             }
             None => {}
         }
+        if let Some(m) = mend {
+            faults.push(m.to_fault()?);
+        }
         match (slow, factor) {
             (Some(n), factor) => {
                 let factor = factor.unwrap_or(Nemesis::SLOW_FACTOR);
-                if !(2..=1_000_000).contains(&factor) {
-                    return Err(format!("`factor` must be between 2 and 1000000, not {factor}"));
+                if !(1..=1_000_000).contains(&factor) {
+                    return Err(format!(
+                        "`factor` must be between 1 (normal speed again) and 1000000, not {factor}"
+                    ));
                 }
                 faults.push(Fault::Slow { node: n.0, factor });
             }
@@ -438,8 +460,43 @@ impl FaultSpec {
         }
         match faults.len() {
             1 => Ok(faults.remove(0)),
-            0 => Err("a fault needs one action: crash, restart, pause, resume, isolate, split, bridge, one-way, heal, slow or clock-jump".into()),
+            0 => Err("a fault needs one action: crash, restart, pause, resume, isolate, split, bridge, one-way, heal, mend, slow or clock-jump".into()),
             _ => Err("a fault entry takes exactly one action; write two entries at the same time instead".into()),
+        }
+    }
+}
+
+impl MendSpec {
+    /// The mend of the one partition this names, checked as that partition is.
+    fn to_fault(&self) -> Result<Fault, String> {
+        let MendSpec { isolate, split, bridge, one_way } = self.clone();
+        let partition = FaultSpec {
+            at: Duration::ZERO,
+            crash: None,
+            restart: None,
+            pause: None,
+            resume: None,
+            isolate,
+            split,
+            bridge,
+            one_way,
+            heal: None,
+            mend: None,
+            slow: None,
+            factor: None,
+            clock_jump: None,
+            offset: None,
+        };
+        match partition.to_fault() {
+            Ok(Fault::Partition { cut }) => Ok(Fault::Mend { cut }),
+            Ok(other) => unreachable!("a mend spec holds only a partition, not {other}"),
+            Err(e) if e.starts_with("a fault needs one action") => {
+                Err("`mend` names the partition it undoes: isolate, split, bridge or one-way, like mend = { isolate = \"n2\" }".into())
+            }
+            Err(e) if e.starts_with("a fault entry takes exactly one action") => {
+                Err("`mend` undoes one partition: name only one of isolate, split, bridge or one-way".into())
+            }
+            Err(e) => Err(e),
         }
     }
 }
@@ -540,6 +597,10 @@ pub struct OnElectionSpec {
     /// Mean length of an episode (default 300ms).
     #[serde(default = "default_election_episode")]
     pub duration: Duration,
+    /// End an episode this long after another server wins an election, if
+    /// that comes first (default: only `duration` ends it).
+    #[serde(default)]
+    pub until_successor: Option<Duration>,
 }
 
 impl OnElectionSpec {
@@ -550,6 +611,7 @@ impl OnElectionSpec {
             chance: self.chance,
             delay_max: self.delay_max,
             duration: self.duration,
+            until_successor: self.until_successor,
         }
     }
 }
@@ -1129,7 +1191,6 @@ pub fn parse_seeds(text: &str) -> Option<std::ops::Range<u64>> {
 /// A schedule as `[[faults]]` entries that a scenario file accepts, so any
 /// run's faults — scripted or drawn by the nemesis — can be replayed by hand.
 pub fn schedule_toml(schedule: &FaultSchedule) -> String {
-    let list = |nodes: &[NodeId]| nodes.iter().map(|n| format!("\"{n}\"")).collect::<Vec<_>>().join(", ");
     let mut out = String::new();
     for entry in schedule.entries() {
         let action = match &entry.fault {
@@ -1138,32 +1199,37 @@ pub fn schedule_toml(schedule: &FaultSchedule) -> String {
             Fault::Pause { node } => format!("pause = \"{node}\""),
             Fault::Resume { node } => format!("resume = \"{node}\""),
             Fault::Heal => "heal = true".to_string(),
+            Fault::Mend { cut } => format!("mend = {{ {} }}", cut_toml(cut)),
             Fault::Slow { node, factor } => format!("slow = \"{node}\"\nfactor = {factor}"),
             Fault::ClockJump { node, offset } => {
                 let sign = if *offset < 0 { "-" } else { "+" };
                 format!("clock-jump = \"{node}\"\noffset = \"{sign}{}\"", exact(offset.unsigned_abs()))
             }
-            Fault::Partition { cut } => match cut {
-                Cut::Isolate { node } => format!("isolate = \"{node}\""),
-                Cut::Split { groups } => {
-                    let groups: Vec<String> = groups.iter().map(|g| format!("[{}]", list(g))).collect();
-                    format!("split = [{}]", groups.join(", "))
-                }
-                Cut::Bridge { left, bridge, right } => {
-                    format!(
-                        "bridge = {{ left = [{}], bridge = \"{bridge}\", right = [{}] }}",
-                        list(left),
-                        list(right)
-                    )
-                }
-                Cut::OneWay { from, to } => {
-                    format!("one-way = {{ from = [{}], to = [{}] }}", list(from), list(to))
-                }
-            },
+            Fault::Partition { cut } => cut_toml(cut),
         };
         out.push_str(&format!("[[faults]]\nat = \"{}\"\n{action}\n\n", exact(entry.at.as_nanos())));
     }
     out
+}
+
+/// A cut as the one key-value pair that writes it: `isolate = "n2"`, `split = [...]`, ...
+fn cut_toml(cut: &Cut) -> String {
+    let list = |nodes: &[NodeId]| nodes.iter().map(|n| format!("\"{n}\"")).collect::<Vec<_>>().join(", ");
+    match cut {
+        Cut::Isolate { node } => format!("isolate = \"{node}\""),
+        Cut::Split { groups } => {
+            let groups: Vec<String> = groups.iter().map(|g| format!("[{}]", list(g))).collect();
+            format!("split = [{}]", groups.join(", "))
+        }
+        Cut::Bridge { left, bridge, right } => {
+            format!(
+                "bridge = {{ left = [{}], bridge = \"{bridge}\", right = [{}] }}",
+                list(left),
+                list(right)
+            )
+        }
+        Cut::OneWay { from, to } => format!("one-way = {{ from = [{}], to = [{}] }}", list(from), list(to)),
+    }
 }
 
 /// Nanoseconds as exact decimal seconds: "1.5s", "0.061062314s".

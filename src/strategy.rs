@@ -113,33 +113,27 @@ fn faults(servers: usize, e: &Episode) -> Option<(Fault, Fault)> {
     let ids: Vec<NodeId> = (0..servers as u32).map(NodeId).collect();
     let node = ids[e.target % servers];
     let others: Vec<NodeId> = ids.iter().copied().filter(|&n| n != node).collect();
-    let heal = Fault::Heal;
+    // Each episode ends only itself, as the nemesis's do.
+    let mend = |cut: Cut| (Fault::Partition { cut: cut.clone() }, Fault::Mend { cut });
     Some(match e.kind {
         NemesisKind::Crash => (Fault::Crash { node }, Fault::Restart { node }),
         NemesisKind::Pause => (Fault::Pause { node }, Fault::Resume { node }),
-        NemesisKind::Isolate => (Fault::Partition { cut: Cut::Isolate { node } }, heal),
+        NemesisKind::Isolate => mend(Cut::Isolate { node }),
         NemesisKind::Split if servers >= 2 => {
             let minority = (e.target % (servers / 2).max(1)) + 1;
             let ring = rotate(&ids, e.target);
             let (left, right) = ring.split_at(minority.min(servers - 1));
-            (Fault::Partition { cut: Cut::Split { groups: vec![left.to_vec(), right.to_vec()] } }, heal)
+            mend(Cut::Split { groups: vec![left.to_vec(), right.to_vec()] })
         }
         NemesisKind::Bridge if servers >= 3 => {
             let ring = rotate(&ids, e.target);
             let half = (servers - 1) / 2;
             let (left, rest) = ring[1..].split_at(half);
-            (
-                Fault::Partition {
-                    cut: Cut::Bridge { left: left.to_vec(), bridge: ring[0], right: rest.to_vec() },
-                },
-                heal,
-            )
+            mend(Cut::Bridge { left: left.to_vec(), bridge: ring[0], right: rest.to_vec() })
         }
-        NemesisKind::OneWay if servers >= 2 => {
-            (Fault::Partition { cut: Cut::OneWay { from: vec![node], to: others } }, heal)
-        }
+        NemesisKind::OneWay if servers >= 2 => mend(Cut::OneWay { from: vec![node], to: others }),
         NemesisKind::Split | NemesisKind::Bridge | NemesisKind::OneWay => return None,
-        NemesisKind::Slow => (Fault::Slow { node, factor: e.size.max(2) }, heal),
+        NemesisKind::Slow => (Fault::Slow { node, factor: e.size.max(2) }, Fault::Slow { node, factor: 1 }),
         NemesisKind::ClockJump => {
             let steps = if e.size <= 10 { -(e.size as i64) } else { e.size as i64 - 10 };
             let offset = steps * 100_000_000;
@@ -149,9 +143,7 @@ fn faults(servers: usize, e: &Episode) -> Option<(Fault, Fault)> {
             let node = NodeId::LEADER;
             (Fault::Crash { node }, Fault::Restart { node })
         }
-        NemesisKind::LeaderSplit => {
-            (Fault::Partition { cut: Cut::Split { groups: vec![vec![NodeId::LEADER]] } }, heal)
-        }
+        NemesisKind::LeaderSplit => mend(Cut::Split { groups: vec![vec![NodeId::LEADER]] }),
         NemesisKind::LeaderPause => {
             let node = NodeId::LEADER;
             (Fault::Pause { node }, Fault::Resume { node })

@@ -108,6 +108,9 @@ pub fn plain_tables(config: &SwarmConfig, fifo: bool) -> toml::Table {
         table.insert("chance".into(), probability(trigger.chance));
         table.insert("delay_max".into(), duration(trigger.delay_max));
         table.insert("duration".into(), duration(trigger.duration));
+        if let Some(after) = trigger.until_successor {
+            table.insert("until_successor".into(), duration(after));
+        }
         nemesis.insert("on_election".into(), toml::Value::Table(table));
     }
     let mut tables = toml::Table::new();
@@ -187,8 +190,10 @@ pub fn describe(config: &SwarmConfig) -> String {
     let kinds: Vec<String> = n.kinds.iter().zip(&n.weights).map(|(k, w)| format!("{k}:{w}")).collect();
     let trigger = n.on_election.as_ref().map_or(String::new(), |t| {
         let kinds: Vec<&str> = t.kinds.iter().map(|k| k.name()).collect();
+        let successor =
+            t.until_successor.map_or(String::new(), |after| format!(" or until {after} after a successor"));
         format!(
-            "; on {:.0}% of elections {} within {} for {}",
+            "; on {:.0}% of elections {} within {} for {}{successor}",
             t.chance.as_f64() * 100.0,
             kinds.join("/"),
             t.delay_max,

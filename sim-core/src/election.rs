@@ -58,6 +58,12 @@ impl fmt::Display for ElectionKind {
 /// fixed set of draws per election, so a run replays exactly. Only elections
 /// whose episode would end before the nemesis's `stop` start one.
 ///
+/// With `until_successor`, an episode ends sooner if another server wins an
+/// election first: that long after the successor's win. A leader cut off
+/// stays away just until the cluster has failed over, then comes back to
+/// find the successor cut off in its turn; its entries meet the
+/// successor's, which is where bugs about terms live.
+///
 /// [`Stream::Election`]: crate::Stream::Election
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -70,6 +76,10 @@ pub struct OnElection {
     pub delay_max: Duration,
     /// Mean length of an episode.
     pub duration: Duration,
+    /// If set, an episode also ends this long after another server wins
+    /// an election, when that comes before its `duration` is up.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub until_successor: Option<Duration>,
 }
 
 impl OnElection {
@@ -81,8 +91,12 @@ impl OnElection {
         if self.duration == Duration::ZERO {
             return Err("on_election's duration is 0s: an episode needs a length".into());
         }
-        if self.delay_max > crate::HORIZON_MAX || self.duration > crate::HORIZON_MAX {
-            return Err(format!("on_election's delay_max and duration are at most {}", crate::HORIZON_MAX));
+        let longest = self.delay_max.max(self.duration).max(self.until_successor.unwrap_or(Duration::ZERO));
+        if longest > crate::HORIZON_MAX {
+            return Err(format!(
+                "on_election's delay_max, duration and until_successor are at most {}",
+                crate::HORIZON_MAX
+            ));
         }
         Ok(())
     }
@@ -121,7 +135,10 @@ impl OnElection {
         match kind {
             ElectionKind::Split => {
                 let groups = vec![vec![leader], sorted(&others)];
-                vec![(start, Fault::Partition { cut: Cut::Split { groups } }), (end, Fault::Heal)]
+                vec![
+                    (start, Fault::Partition { cut: Cut::Split { groups: groups.clone() } }),
+                    (end, Fault::Mend { cut: Cut::Split { groups } }),
+                ]
             }
             ElectionKind::Crash => crash(&[leader]),
             ElectionKind::CrashMajority => {
@@ -150,6 +167,7 @@ mod tests {
             chance,
             delay_max: Duration::from_millis(10),
             duration: Duration::from_millis(100),
+            until_successor: None,
         };
         let now = Time::from_nanos(1_000_000_000);
         let stop = Time::from_nanos(5_000_000_000);
@@ -163,7 +181,8 @@ mod tests {
         );
         let [(start, cut), (end, heal)] = &split[..] else { panic!("{split:?}") };
         let groups = vec![vec![NodeId(2)], vec![NodeId(0), NodeId(1)]];
-        assert_eq!((cut, heal), (&Fault::Partition { cut: Cut::Split { groups } }, &Fault::Heal));
+        let mend = Fault::Mend { cut: Cut::Split { groups: groups.clone() } };
+        assert_eq!((cut, heal), (&Fault::Partition { cut: Cut::Split { groups } }, &mend));
         assert!(now < *start && *start <= now + Duration::from_millis(10), "{start}");
         assert!(*end - *start >= Duration::from_millis(50) && *end - *start <= Duration::from_millis(150));
         let majority = trigger(vec![ElectionKind::CrashMajority], Probability::ALWAYS).episode(
@@ -193,6 +212,7 @@ mod tests {
             chance: Probability::ALWAYS,
             delay_max: Duration::from_millis(10),
             duration: Duration::from_millis(100),
+            until_successor: None,
         };
         let never = OnElection { chance: Probability::NEVER, ..trigger.clone() };
         let now = Time::from_nanos(1_000);

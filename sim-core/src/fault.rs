@@ -44,7 +44,15 @@ pub enum Fault {
     },
     /// Every cut and every slow link is removed.
     Heal,
-    /// Every link to and from a node becomes `factor` times slower (gray failure).
+    /// The links of one earlier partition are restored: the end of that
+    /// partition alone. A link another partition still cuts stays cut, so
+    /// overlapping episodes each end only themselves.
+    Mend {
+        /// The partition to undo, as it was given.
+        cut: Cut,
+    },
+    /// Every link to and from a node becomes `factor` times slower (gray
+    /// failure); a factor of 1 restores its normal speed.
     Slow {
         /// The slow node.
         node: NodeId,
@@ -142,15 +150,55 @@ impl Fault {
             Fault::Resume { .. } => "resume".into(),
             Fault::Partition { cut } => format!("partition-{}", cut.kind()),
             Fault::Heal => "heal".into(),
+            Fault::Mend { cut } => format!("mend-{}", cut.kind()),
+            Fault::Slow { factor: 1, .. } => "unslow".into(),
             Fault::Slow { .. } => "slow".into(),
             Fault::ClockJump { .. } => "clock-jump".into(),
         }
     }
 
+    /// What this fault breaks, as the name its undoing names: "crash",
+    /// "pause", the cut's kind ("isolate", "split", "bridge", "one-way"),
+    /// "slow" or "clock-jump"; `None` for a repair.
+    pub fn breaks(&self) -> Option<&'static str> {
+        match self {
+            Fault::Crash { .. } => Some("crash"),
+            Fault::Pause { .. } => Some("pause"),
+            Fault::Partition { cut } => Some(cut.kind()),
+            Fault::Slow { factor, .. } if *factor > 1 => Some("slow"),
+            Fault::ClockJump { offset, .. } if *offset != 0 => Some("clock-jump"),
+            Fault::Restart { .. }
+            | Fault::Resume { .. }
+            | Fault::Heal
+            | Fault::Mend { .. }
+            | Fault::Slow { .. }
+            | Fault::ClockJump { .. } => None,
+        }
+    }
+
+    /// What this fault undoes, as [`Fault::breaks`] names it: a restart
+    /// undoes a crash, a resume a pause, a mend a partition, a factor-1 slow
+    /// a slow, a zero clock jump a jump; `None` for a fault that breaks
+    /// something, or (a heal) repairs everything at once.
+    pub fn undoes(&self) -> Option<&'static str> {
+        match self {
+            Fault::Restart { .. } => Some("crash"),
+            Fault::Resume { .. } => Some("pause"),
+            Fault::Mend { cut } => Some(cut.kind()),
+            Fault::Slow { factor: 1, .. } => Some("slow"),
+            Fault::ClockJump { offset: 0, .. } => Some("clock-jump"),
+            Fault::Crash { .. }
+            | Fault::Pause { .. }
+            | Fault::Partition { .. }
+            | Fault::Heal
+            | Fault::Slow { .. }
+            | Fault::ClockJump { .. } => None,
+        }
+    }
+
     /// Whether this fault repairs something rather than breaking it.
     pub fn is_repair(&self) -> bool {
-        matches!(self, Fault::Restart { .. } | Fault::Resume { .. } | Fault::Heal)
-            || matches!(self, Fault::ClockJump { offset: 0, .. })
+        self.undoes().is_some() || *self == Fault::Heal
     }
 }
 
@@ -166,6 +214,11 @@ impl fmt::Display for Fault {
             Fault::Pause { node } => write!(f, "pause {node}"),
             Fault::Resume { node } => write!(f, "resume {node}"),
             Fault::Heal => write!(f, "heal"),
+            Fault::Mend { cut } => {
+                let partition = Fault::Partition { cut: cut.clone() }.to_string();
+                write!(f, "mend {}", partition.trim_start_matches("partition "))
+            }
+            Fault::Slow { node, factor: 1 } => write!(f, "unslow {node}"),
             Fault::Slow { node, factor } => write!(f, "slow {node} x{factor}"),
             Fault::ClockJump { node, offset } => write!(f, "clock-jump {node} {offset:+}ns"),
             Fault::Partition { cut } => match cut {
@@ -243,11 +296,11 @@ impl FaultSchedule {
     }
 
     /// Checks every leader-aimed entry: only single-server faults aim, and
-    /// each restart, resume or clock reset aimed at the leader follows a
-    /// leader-aimed crash, pause or clock jump it can undo. On error, the
-    /// entry's index and why.
+    /// each restart, resume, mend, unslow or clock reset aimed at the leader
+    /// follows a leader-aimed crash, pause, partition, slow or clock jump it
+    /// can undo ([`Fault::undoes`]). On error, the entry's index and why.
     pub fn check_leader_aims(&self) -> Result<(), (usize, String)> {
-        let mut open: Vec<String> = Vec::new();
+        let mut open: Vec<&str> = Vec::new();
         for (i, entry) in self.entries.iter().enumerate() {
             if !entry.fault.aims_at_leader() {
                 continue;
@@ -255,7 +308,7 @@ impl FaultSchedule {
             entry.fault.check_leader_aim().map_err(|e| (i, e))?;
             match entry.fault.undoes() {
                 Some(pair) => {
-                    let Some(at) = open.iter().position(|k| k == pair) else {
+                    let Some(at) = open.iter().position(|&k| k == pair) else {
                         return Err((
                             i,
                             format!(
@@ -266,7 +319,7 @@ impl FaultSchedule {
                     };
                     open.remove(at);
                 }
-                None => open.push(entry.fault.kind()),
+                None => open.extend(entry.fault.breaks()),
             }
         }
         Ok(())
@@ -611,7 +664,10 @@ impl Nemesis {
             }
             NemesisKind::Pause => vec![(start, Fault::Pause { node }), (end, Fault::Resume { node })],
             NemesisKind::Isolate => {
-                vec![(start, Fault::Partition { cut: Cut::Isolate { node } }), (end, Fault::Heal)]
+                vec![
+                    (start, Fault::Partition { cut: Cut::Isolate { node } }),
+                    (end, Fault::Mend { cut: Cut::Isolate { node } }),
+                ]
             }
             NemesisKind::Split => {
                 let mut shuffled = servers.to_vec();
@@ -623,7 +679,10 @@ impl Nemesis {
                     let (minor, major) = shuffled.split_at(minority.max(1).min(shuffled.len()));
                     vec![sorted(major), sorted(minor)]
                 };
-                vec![(start, Fault::Partition { cut: Cut::Split { groups } }), (end, Fault::Heal)]
+                vec![
+                    (start, Fault::Partition { cut: Cut::Split { groups: groups.clone() } }),
+                    (end, Fault::Mend { cut: Cut::Split { groups } }),
+                ]
             }
             NemesisKind::Bridge => {
                 let mut shuffled = servers.to_vec();
@@ -632,7 +691,7 @@ impl Nemesis {
                 let rest = &shuffled[1..];
                 let (left, right) = rest.split_at(rest.len() / 2);
                 let cut = Cut::Bridge { left: sorted(left), bridge, right: sorted(right) };
-                vec![(start, Fault::Partition { cut }), (end, Fault::Heal)]
+                vec![(start, Fault::Partition { cut: cut.clone() }), (end, Fault::Mend { cut })]
             }
             NemesisKind::OneWay => {
                 let others: Vec<NodeId> = servers.iter().copied().filter(|&n| n != node).collect();
@@ -641,10 +700,13 @@ impl Nemesis {
                 } else {
                     Cut::OneWay { from: others, to: vec![node] }
                 };
-                vec![(start, Fault::Partition { cut }), (end, Fault::Heal)]
+                vec![(start, Fault::Partition { cut: cut.clone() }), (end, Fault::Mend { cut })]
             }
             NemesisKind::Slow => {
-                vec![(start, Fault::Slow { node, factor: self.slow_factor }), (end, Fault::Heal)]
+                vec![
+                    (start, Fault::Slow { node, factor: self.slow_factor }),
+                    (end, Fault::Slow { node, factor: 1 }),
+                ]
             }
             NemesisKind::ClockJump => {
                 let most = self.clock_jump_max.as_nanos().min(i64::MAX as u64);
@@ -659,7 +721,7 @@ impl Nemesis {
             }
             NemesisKind::LeaderSplit => {
                 let cut = Cut::Split { groups: vec![vec![NodeId::LEADER]] };
-                vec![(start, Fault::Partition { cut }), (end, Fault::Heal)]
+                vec![(start, Fault::Partition { cut: cut.clone() }), (end, Fault::Mend { cut })]
             }
             NemesisKind::LeaderPause => {
                 let node = NodeId::LEADER;
@@ -698,6 +760,10 @@ impl Fault {
                 let others = servers.iter().copied().filter(|&n| n != node).collect();
                 Fault::Partition { cut: Cut::Split { groups: vec![vec![node], others] } }
             }
+            Fault::Mend { cut } => match (Fault::Partition { cut }).aimed_at(node, servers) {
+                Fault::Partition { cut } => Fault::Mend { cut },
+                other => other,
+            },
             Fault::Crash { node } => Fault::Crash { node: aim(node) },
             Fault::Restart { node } => Fault::Restart { node: aim(node) },
             Fault::Pause { node } => Fault::Pause { node: aim(node) },
@@ -711,32 +777,25 @@ impl Fault {
         }
     }
 
-    /// For a fault aimed at the leader: `Some(pair)` if it undoes an earlier
-    /// leader-aimed fault of kind `pair` (a restart undoes a crash, a resume
-    /// a pause, a zero clock jump a jump), `None` if it breaks something.
-    pub fn undoes(&self) -> Option<&'static str> {
-        match self {
-            Fault::Restart { .. } => Some("crash"),
-            Fault::Resume { .. } => Some("pause"),
-            Fault::ClockJump { offset: 0, .. } => Some("clock-jump"),
-            _ => None,
-        }
-    }
-
     /// Checks that the leader is named only where one server is: a split
     /// names it alone (`[["leader"]]`: the leader apart from the other
     /// servers), and a bridge or one-way cut must name its servers.
     pub fn check_leader_aim(&self) -> Result<(), String> {
         match self {
-            Fault::Partition { cut: Cut::Split { groups } } if self.aims_at_leader() => {
+            Fault::Partition { cut: Cut::Split { groups } } | Fault::Mend { cut: Cut::Split { groups } }
+                if self.aims_at_leader() =>
+            {
                 if groups == &[[NodeId::LEADER]] {
                     Ok(())
                 } else {
                     Err("a split aims at the leader as `[[\"leader\"]]` alone: the leader on one side, the other servers on the other".into())
                 }
             }
-            Fault::Partition { cut: Cut::Bridge { .. } | Cut::OneWay { .. } } if self.aims_at_leader() => {
-                Err("only crash, restart, pause, resume, isolate, split, slow and clock-jump can aim at \"leader\"; a bridge or one-way cut names its servers".into())
+            Fault::Partition { cut: Cut::Bridge { .. } | Cut::OneWay { .. } }
+            | Fault::Mend { cut: Cut::Bridge { .. } | Cut::OneWay { .. } }
+                if self.aims_at_leader() =>
+            {
+                Err("only crash, restart, pause, resume, isolate, split, mend, slow and clock-jump can aim at \"leader\"; a bridge or one-way cut names its servers".into())
             }
             _ => Ok(()),
         }
@@ -758,6 +817,7 @@ impl Fault {
             }
             Fault::Partition { cut: Cut::OneWay { from, to } } => from.iter().chain(to).copied().collect(),
             Fault::Heal => Vec::new(),
+            Fault::Mend { cut } => Fault::Partition { cut: cut.clone() }.nodes(),
         }
     }
 }
@@ -858,6 +918,65 @@ mod tests {
     }
 
     #[test]
+    fn every_nemesis_episode_ends_only_itself() {
+        let mut nemesis = Nemesis::new(
+            NemesisKind::ALL.to_vec(),
+            Duration::from_millis(50),
+            Duration::from_millis(200),
+            Time::from_nanos(20_000_000_000),
+        );
+        nemesis.lanes = 3;
+        for seed in 0..20 {
+            let schedule = nemesis.schedule(&servers(5), &mut SimRng::new(Seed(seed), Stream::Faults));
+            let entries = schedule.entries();
+            assert!(!entries.iter().any(|e| e.fault == Fault::Heal), "seed={seed}: no global heal");
+            let mut open: Vec<&Fault> = Vec::new();
+            for e in entries {
+                let ended = match &e.fault {
+                    Fault::Mend { cut } => Some(Fault::Partition { cut: cut.clone() }),
+                    Fault::Slow { node, factor: 1 } => open
+                        .iter()
+                        .find(|f| matches!(f, Fault::Slow { node: n, .. } if n == node))
+                        .map(|f| (*f).clone()),
+                    _ => None,
+                };
+                match ended {
+                    Some(started) => {
+                        let at = open.iter().position(|f| **f == started);
+                        let at = at.unwrap_or_else(|| panic!("seed={seed}: {} ends nothing open", e.fault));
+                        open.remove(at);
+                    }
+                    None if matches!(e.fault, Fault::Partition { .. } | Fault::Slow { .. }) => {
+                        open.push(&e.fault)
+                    }
+                    None => {}
+                }
+            }
+            assert!(open.is_empty(), "seed={seed}: every partition and slowdown ends: {open:?}");
+        }
+    }
+
+    #[test]
+    fn breaking_and_undoing_faults_pair_up() {
+        let node = NodeId(1);
+        let cut = Cut::Isolate { node };
+        let pairs = [
+            (Fault::Crash { node }, Fault::Restart { node }),
+            (Fault::Pause { node }, Fault::Resume { node }),
+            (Fault::Partition { cut: cut.clone() }, Fault::Mend { cut }),
+            (Fault::Slow { node, factor: 5 }, Fault::Slow { node, factor: 1 }),
+            (Fault::ClockJump { node, offset: -7 }, Fault::ClockJump { node, offset: 0 }),
+        ];
+        for (breaks, undoes) in pairs {
+            assert_eq!(breaks.breaks(), undoes.undoes(), "{breaks} / {undoes}");
+            assert!(breaks.breaks().is_some() && breaks.undoes().is_none() && !breaks.is_repair());
+            assert!(undoes.breaks().is_none() && undoes.is_repair());
+        }
+        assert_eq!((Fault::Heal.breaks(), Fault::Heal.undoes()), (None, None));
+        assert!(Fault::Heal.is_repair(), "a heal repairs everything, no one fault in particular");
+    }
+
+    #[test]
     fn leader_aims_are_checked_in_time_order() {
         let t = Time::from_nanos;
         let leader = NodeId::LEADER;
@@ -913,7 +1032,7 @@ mod tests {
         );
         let schedule = nemesis.schedule(&servers(3), &mut SimRng::new(Seed(1), Stream::Faults));
         assert!(schedule.len() > 20);
-        assert!(schedule.entries().iter().all(|e| e.fault.aims_at_leader() || e.fault == Fault::Heal));
+        assert!(schedule.entries().iter().all(|e| e.fault.aims_at_leader()));
         assert_eq!(schedule.check_leader_aims(), Ok(()));
         assert!(NemesisKind::ALL.iter().filter(|k| k.aims_at_leader()).count() == 3);
         assert!(NemesisKind::ANY_SERVER.iter().all(|k| !k.aims_at_leader()));

@@ -326,7 +326,8 @@ pub struct Network {
     paths: Vec<Vec<Latency>>,
     /// Whether every pair has the one link `config.latency` (no topology).
     flat: bool,
-    cut: Vec<bool>,
+    /// Per directed pair: how many live partitions cut it.
+    cut: Vec<u16>,
     cut_count: usize,
     slow: Vec<u64>,
     /// Whether any node is slow now.
@@ -351,7 +352,7 @@ impl Network {
             config,
             paths,
             flat: topology.is_none(),
-            cut: vec![false; pairs],
+            cut: vec![0; pairs],
             cut_count: 0,
             slow: vec![1; nodes],
             slowed: false,
@@ -366,7 +367,7 @@ impl Network {
         if from == to {
             return Routing::Deliver { at: now, duplicate: None };
         }
-        if self.cut_count > 0 && self.cut[pair] {
+        if self.cut_count > 0 && self.cut[pair] > 0 {
             return Routing::Dropped(DropReason::Partition);
         }
         // `chance` of never draws nothing: testing first skips the call.
@@ -408,18 +409,43 @@ impl Network {
 
     /// Whether messages from `from` to `to` are currently cut.
     pub fn is_cut(&self, from: NodeId, to: NodeId) -> bool {
-        self.cut[from.index() * self.nodes + to.index()]
+        self.cut[from.index() * self.nodes + to.index()] > 0
     }
 
-    /// Adds the cuts of a partition to the current ones.
+    /// Adds the cuts of a partition to the current ones. Each directed pair
+    /// counts the partitions cutting it, so mending one leaves the others.
     pub fn partition(&mut self, cut: &Cut) {
-        let nodes: Vec<NodeId> = (0..self.nodes as u32).map(NodeId).collect();
-        for &(from, to) in &cut.directed_pairs(&nodes) {
-            let pair = from.index() * self.nodes + to.index();
-            if from != to && !self.cut[pair] {
-                self.cut[pair] = true;
+        for pair in self.pairs(cut) {
+            if self.cut[pair] == 0 {
                 self.cut_count += 1;
             }
+            self.cut[pair] = self.cut[pair].saturating_add(1);
+        }
+    }
+
+    /// The distinct directed pairs `cut` blocks, as indices into `cut`.
+    fn pairs(&self, cut: &Cut) -> Vec<usize> {
+        let nodes: Vec<NodeId> = (0..self.nodes as u32).map(NodeId).collect();
+        let mut pairs: Vec<usize> = cut
+            .directed_pairs(&nodes)
+            .into_iter()
+            .filter(|(from, to)| from != to)
+            .map(|(from, to)| from.index() * self.nodes + to.index())
+            .collect();
+        pairs.sort_unstable();
+        pairs.dedup();
+        pairs
+    }
+
+    /// Removes the cuts of one earlier partition of `cut`; a pair another
+    /// partition still cuts stays cut, and mending what was never cut does
+    /// nothing.
+    pub fn mend(&mut self, cut: &Cut) {
+        for pair in self.pairs(cut) {
+            if self.cut[pair] == 1 {
+                self.cut_count -= 1;
+            }
+            self.cut[pair] = self.cut[pair].saturating_sub(1);
         }
     }
 
@@ -431,7 +457,7 @@ impl Network {
 
     /// Removes every cut and every slow link.
     pub fn heal(&mut self) {
-        self.cut.iter_mut().for_each(|c| *c = false);
+        self.cut.iter_mut().for_each(|c| *c = 0);
         self.cut_count = 0;
         self.slow.iter_mut().for_each(|s| *s = 1);
         self.slowed = false;
@@ -480,6 +506,28 @@ mod tests {
         let slow = (0..10_000).filter(|_| pareto.sample(&mut rng) > Duration::from_millis(20)).count();
         // P(X > 20 scale) = 20^-1.2, about 2.7%.
         assert!((150..400).contains(&slow), "slow={slow}");
+    }
+
+    #[test]
+    fn a_mend_ends_its_own_partition_and_leaves_the_others() {
+        let mut net = Network::new(3, NetConfig::default(), None);
+        let (n0, n1, n2) = (NodeId(0), NodeId(1), NodeId(2));
+        let isolate = Cut::Isolate { node: n0 };
+        let split = Cut::Split { groups: vec![vec![n0, n1], vec![n2]] };
+        net.partition(&isolate);
+        net.partition(&split);
+        assert!(net.is_cut(n0, n1) && net.is_cut(n0, n2) && net.is_cut(n1, n2));
+        net.mend(&isolate);
+        assert!(!net.is_cut(n0, n1) && !net.is_cut(n1, n0), "only the isolation cut n0 from n1");
+        assert!(net.is_cut(n0, n2) && net.is_cut(n2, n0), "the split still cuts n0 from n2");
+        net.mend(&split);
+        net.mend(&split);
+        assert!(!net.is_cut(n0, n2) && !net.is_cut(n1, n2), "mending twice cuts nothing back");
+        net.partition(&split);
+        assert!(net.is_cut(n1, n2), "a mend never left a debt behind");
+        net.partition(&split);
+        net.heal();
+        assert!(!net.is_cut(n1, n2) && !net.is_cut(n2, n0), "a heal removes every cut at once");
     }
 
     #[test]

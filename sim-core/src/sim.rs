@@ -462,6 +462,7 @@ impl<P: Protocol> SimBuilder<P> {
             schedule,
             schedule_applied: 0,
             triggered: Vec::new(),
+            awaiting_successor: Vec::new(),
             ran: FaultSchedule::new(),
             aimed: Vec::new(),
             on_election,
@@ -548,14 +549,21 @@ pub struct Sim<P: Protocol> {
     /// How many of `schedule`'s entries have applied (they apply in order).
     schedule_applied: usize,
     /// Faults the election trigger added during the run; `Event::Fault(i)`
-    /// for `i` past the schedule's end names `triggered[i - schedule.len()]`.
-    triggered: Vec<Fault>,
+    /// for `i` past the schedule's end names `triggered[i - schedule.len()]`,
+    /// taken when it applies (a repair a successor brought forward does
+    /// not apply again when its own time comes).
+    triggered: Vec<Option<Fault>>,
+    /// Triggered repairs that a successor's election brings forward: the
+    /// event index of the repair, the leader its episode hit, and how long
+    /// after the successor's win it applies.
+    /// (never before its episode starts).
+    awaiting_successor: Vec<(usize, NodeId, Duration, Time)>,
     /// Every fault applied so far, in order, as it ran: a leader-aimed one
     /// as the server it hit.
     ran: FaultSchedule,
-    /// Leader-aimed crashes, pauses and clock jumps not yet undone, oldest
-    /// first: the fault's kind and the server it hit (`None`: nobody).
-    aimed: Vec<(String, Option<NodeId>)>,
+    /// Leader-aimed faults not yet undone, oldest first: what the fault
+    /// broke ([`Fault::breaks`]) and the server it hit (`None`: nobody).
+    aimed: Vec<(&'static str, Option<NodeId>)>,
     /// The election trigger and the nemesis's `stop`, if the nemesis has one.
     on_election: Option<(OnElection, Time)>,
     election_rng: SimRng,
@@ -875,7 +883,10 @@ impl<P: Protocol> Sim<P> {
 
     fn apply_fault(&mut self, index: usize) {
         let mut fault = match index.checked_sub(self.schedule.len()) {
-            Some(triggered) => self.triggered[triggered].clone(),
+            Some(triggered) => match self.triggered[triggered].take() {
+                Some(fault) => fault,
+                None => return,
+            },
             None => {
                 self.schedule_applied += 1;
                 self.schedule.entries()[index].fault.clone()
@@ -908,23 +919,23 @@ impl<P: Protocol> Sim<P> {
             Fault::Resume { node } => self.resume(node),
             Fault::Partition { cut } => self.net.partition(&cut),
             Fault::Heal => self.net.heal(),
+            Fault::Mend { cut } => self.net.mend(&cut),
             Fault::Slow { node, factor } => self.net.slow(node, factor),
             Fault::ClockJump { node, offset } => self.clock_offsets[node.index()] = offset,
         }
     }
 
-    /// The server a leader-aimed fault hits: for a crash, pause or clock
-    /// jump the current leader (remembered, so the matching restart, resume
-    /// or reset undoes it), for those the earliest remembered one not yet
-    /// undone; `None` when there is nobody to hit.
+    /// The server a leader-aimed fault hits: for one that breaks something
+    /// the current leader (remembered, so the matching restart, resume,
+    /// mend, unslow or reset undoes it), for one that undoes the earliest
+    /// remembered server it can undo; `None` when there is nobody to hit.
     fn aim(&mut self, fault: &Fault) -> Option<NodeId> {
         if let Some(pair) = fault.undoes() {
-            let at = self.aimed.iter().position(|(kind, _)| kind == pair)?;
+            let at = self.aimed.iter().position(|&(kind, _)| kind == pair)?;
             return self.aimed.remove(at).1;
         }
         let leader = self.leader();
-        let kind = fault.kind();
-        if matches!(kind.as_str(), "crash" | "pause" | "clock-jump") {
+        if let Some(kind) = fault.breaks() {
             self.aimed.push((kind, leader));
         }
         leader
@@ -939,12 +950,26 @@ impl<P: Protocol> Sim<P> {
         }
         self.epoch_seen = Some(epoch);
         let Some((trigger, stop)) = &self.on_election else { return };
+        let until_successor = trigger.until_successor;
         let episode = trigger.episode(node, self.cluster.servers(), self.now, *stop, &mut self.election_rng);
+        let mut awaiting = std::mem::take(&mut self.awaiting_successor);
+        awaiting.retain(|&(index, hit, after, start)| {
+            if hit == node {
+                return true;
+            }
+            self.push((self.now + after).max(start), Event::Fault(index));
+            false
+        });
+        let start = episode.first().map(|&(at, _)| at);
         for (at, fault) in episode {
             let index = self.schedule.len() + self.triggered.len();
-            self.triggered.push(fault);
+            if let (Some(after), Some(start), true) = (until_successor, start, fault.undoes().is_some()) {
+                awaiting.push((index, node, after, start));
+            }
+            self.triggered.push(Some(fault));
             self.push(at, Event::Fault(index));
         }
+        self.awaiting_successor = awaiting;
     }
 
     /// The live server claiming leadership in the highest epoch (the lowest

@@ -118,6 +118,7 @@ fn on_election(kinds: Vec<ElectionKind>) -> Nemesis {
         chance: Probability::ALWAYS,
         delay_max: Duration::from_millis(10),
         duration: Duration::from_millis(400),
+        until_successor: None,
     });
     nemesis
 }
@@ -147,10 +148,46 @@ fn an_election_starts_an_episode_aimed_at_the_winner_within_the_delay() {
 }
 
 #[test]
+fn an_episode_until_a_successor_ends_that_long_after_another_server_wins() {
+    let mut nemesis = on_election(vec![ElectionKind::Split]);
+    let trigger = nemesis.on_election.as_mut().expect("a trigger");
+    trigger.duration = Duration::from_secs(2);
+    trigger.until_successor = Some(Duration::from_millis(5));
+    let mut checked = 0;
+    for seed in 0..20 {
+        let mut sim = sim(seed, FaultSchedule::new(), Some(nemesis.clone()));
+        let mut wins: Vec<(Time, NodeId)> = Vec::new();
+        while sim.step() {
+            if let Some(leader) = leader_now(&sim)
+                && wins.last().is_none_or(|&(_, last)| last != leader)
+            {
+                wins.push((sim.now(), leader));
+            }
+        }
+        let report = sim.run();
+        let entries = report.schedule.entries();
+        let Some(Fault::Partition { cut }) = entries.first().map(|e| &e.fault) else { continue };
+        let Cut::Split { groups } = cut else { panic!("seed={seed}: {cut:?}") };
+        let hit = groups[0][0];
+        let mend = entries.iter().find(|e| e.fault == Fault::Mend { cut: cut.clone() });
+        let mend = mend.unwrap_or_else(|| panic!("seed={seed}: the split ends: {entries:?}"));
+        let successor = wins.iter().find(|&&(at, n)| at > entries[0].at && n != hit);
+        let &(won, _) = successor.unwrap_or_else(|| panic!("seed={seed}: the others elect a successor"));
+        assert_eq!(mend.at, won + Duration::from_millis(5), "seed={seed}: 5ms after the successor's win");
+        assert!(mend.at - entries[0].at < Duration::from_secs(1), "seed={seed}: before its duration");
+        checked += 1;
+    }
+    assert!(checked >= 10, "most seeds split a leader: {checked}");
+}
+
+#[test]
 fn an_election_triggered_run_replays_exactly_as_the_plain_schedule_it_reports() {
-    let nemesis = on_election(ElectionKind::ALL.to_vec());
+    let plain = on_election(ElectionKind::ALL.to_vec());
+    let mut until = plain.clone();
+    until.on_election.as_mut().expect("a trigger").until_successor = Some(Duration::from_millis(3));
     let mut triggered = 0;
     for seed in 0..40 {
+        let nemesis = if seed % 2 == 0 { &plain } else { &until };
         let report = sim(seed, FaultSchedule::new(), Some(nemesis.clone())).run();
         triggered += report.faults_applied;
         let again = replay(seed, &report);

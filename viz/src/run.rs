@@ -168,7 +168,7 @@ pub struct Band {
 pub struct Partition {
     /// Start, nanoseconds.
     pub from: u64,
-    /// The heal (or the run's end).
+    /// The heal or mend that ended it (or the run's end).
     pub to: u64,
     /// Which groups are cut, e.g. `n0 | n1 n2`.
     pub text: String,

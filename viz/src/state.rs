@@ -26,6 +26,10 @@ pub(crate) fn fault_mark(t: u64, fault: &Fault, body: serde_json::Value) -> Faul
         Fault::Resume { node } => ("resume", Some(node.0), format!("{node} resumes")),
         Fault::Partition { cut } => ("partition", None, format!("partition: {}", cut_text(cut))),
         Fault::Heal => ("heal", None, "heal: every cut and slow link removed".to_string()),
+        Fault::Mend { cut } => ("heal", None, format!("mend: {}", cut_text(cut))),
+        Fault::Slow { node, factor: 1 } => {
+            ("slow", Some(node.0), format!("{node} links at normal speed again"))
+        }
         Fault::Slow { node, factor } => ("slow", Some(node.0), format!("{node} links {factor}x slower")),
         Fault::ClockJump { node, offset } => {
             ("clock-jump", Some(node.0), format!("{node} clock jumps to {}", offset_text(*offset)))
@@ -92,7 +96,9 @@ pub(crate) fn intervals(faults: &[(u64, Fault)], servers: &[u32], end: u64) -> (
             Fault::Resume { node } => close(&mut open, node.0, "paused", t),
             Fault::Slow { node, factor } => {
                 close(&mut open, node.0, "slow", t);
-                open.insert((node.0, "slow"), (t, format!("slow x{factor}")));
+                if *factor > 1 {
+                    open.insert((node.0, "slow"), (t, format!("slow x{factor}")));
+                }
             }
             Fault::ClockJump { node, offset } => {
                 close(&mut open, node.0, "clock", t);
@@ -101,6 +107,13 @@ pub(crate) fn intervals(faults: &[(u64, Fault)], servers: &[u32], end: u64) -> (
                 }
             }
             Fault::Partition { cut } => cuts.push((t, cut)),
+            // The earliest open partition of this very cut ends; others stay.
+            Fault::Mend { cut } => {
+                if let Some(at) = cuts.iter().position(|(_, c)| *c == cut) {
+                    let (from, cut) = cuts.remove(at);
+                    partitions.push(partition(from, t, cut, servers));
+                }
+            }
             Fault::Heal => {
                 let slow: Vec<u32> = open.keys().filter(|(_, s)| *s == "slow").map(|(n, _)| *n).collect();
                 slow.into_iter().for_each(|n| close(&mut open, n, "slow", t));

@@ -152,7 +152,11 @@ fn outages(config: &LoadBalancer, report: &RunReport, downs: &[Fault]) -> Vec<Ou
             Fault::Crash { node } => (node, downs.iter().any(|d| matches!(d, Fault::Crash { .. }))),
             Fault::Pause { node } => (node, downs.iter().any(|d| matches!(d, Fault::Pause { .. }))),
             Fault::Restart { node } | Fault::Resume { node } => (node, false),
-            Fault::Partition { .. } | Fault::Heal | Fault::Slow { .. } | Fault::ClockJump { .. } => continue,
+            Fault::Partition { .. }
+            | Fault::Heal
+            | Fault::Mend { .. }
+            | Fault::Slow { .. }
+            | Fault::ClockJump { .. } => continue,
         };
         if node.index() < config.balancers {
             continue;

@@ -18,8 +18,9 @@ pub(super) struct Span {
 #[derive(Clone, Copy, Debug, Default)]
 struct Pair {
     balancer_paused: bool,
-    there_cut: bool,
-    back_cut: bool,
+    /// How many live partitions cut balancer to backend, and back.
+    there_cut: u32,
+    back_cut: u32,
 }
 
 impl Pair {
@@ -31,12 +32,17 @@ impl Pair {
             }
             Fault::Partition { cut } => {
                 let pairs = cut.directed_pairs(&[balancer, backend]);
-                self.there_cut |= pairs.contains(&(balancer, backend));
-                self.back_cut |= pairs.contains(&(backend, balancer));
+                self.there_cut += u32::from(pairs.contains(&(balancer, backend)));
+                self.back_cut += u32::from(pairs.contains(&(backend, balancer)));
+            }
+            Fault::Mend { cut } => {
+                let pairs = cut.directed_pairs(&[balancer, backend]);
+                self.there_cut -= u32::from(pairs.contains(&(balancer, backend)) && self.there_cut > 0);
+                self.back_cut -= u32::from(pairs.contains(&(backend, balancer)) && self.back_cut > 0);
             }
             Fault::Heal => {
-                self.there_cut = false;
-                self.back_cut = false;
+                self.there_cut = 0;
+                self.back_cut = 0;
             }
             // Named, not a wildcard: a new fault kind must decide here whether it cuts the pair.
             Fault::Pause { .. }
@@ -98,7 +104,7 @@ impl<'a> Timeline<'a> {
     /// The spans within `within` in which `balancer` is awake and its
     /// pings reach `backend` and the answers come back.
     pub fn reachable(&self, balancer: NodeId, backend: NodeId, within: Span) -> Vec<Span> {
-        self.spans(balancer, backend, within, |p| !p.balancer_paused && !p.there_cut && !p.back_cut)
+        self.spans(balancer, backend, within, |p| !p.balancer_paused && p.there_cut == 0 && p.back_cut == 0)
     }
 }
 
