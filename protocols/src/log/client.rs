@@ -36,6 +36,17 @@ struct Polling {
     crash: bool,
 }
 
+/// A batch that came after its poll stopped waiting, kept for the next
+/// poll, as a real consumer's fetcher buffers records between polls: on a
+/// network slower than the poll timeout every poll would otherwise end
+/// empty and nothing would ever be delivered.
+#[derive(Clone, Debug)]
+struct Fetched {
+    partition: u32,
+    from: u64,
+    values: Vec<i64>,
+}
+
 /// Group membership as this consumer knows it.
 #[derive(Clone, Debug, Default)]
 struct Membership {
@@ -59,6 +70,9 @@ pub struct LogClient {
     incarnation: u64,
     sending: Option<Sending>,
     polling: Option<Polling>,
+    /// The latest fetch sent: request id, partition and offset.
+    last_consume: Option<(u64, u32, u64)>,
+    fetched: Option<Fetched>,
     membership: Option<Membership>,
     heartbeat_armed: bool,
 }
@@ -75,6 +89,8 @@ impl LogClient {
             incarnation: 0,
             sending: None,
             polling: None,
+            last_consume: None,
+            fetched: None,
             membership: None,
             heartbeat_armed: false,
         }
@@ -202,8 +218,15 @@ impl LogClient {
         let (partition, from) = target.unwrap_or((u32::MAX, 0));
         self.polling = Some(Polling { op, req, partition, from, batch: Vec::new(), crash });
         let Some((partition, from)) = target else { return };
+        if let Some(f) = self.fetched.take_if(|f| (f.partition, f.from) == (partition, from)) {
+            self.process(ctx, f.values);
+            return;
+        }
         match self.leader(partition) {
-            Some(leader) => ctx.send(leader, Msg::Consume { req, partition, offset: from }),
+            Some(leader) => {
+                self.last_consume = Some((req, partition, from));
+                ctx.send(leader, Msg::Consume { req, partition, offset: from });
+            }
             None => self.ask_metadata(ctx),
         }
     }
@@ -236,19 +259,35 @@ impl LogClient {
         from: u64,
         values: Vec<i64>,
     ) {
-        let Some(expected) =
-            self.polling.as_ref().filter(|p| p.req == req && p.batch.is_empty()).map(|p| p.from)
-        else {
-            return;
-        };
+        // Refused, however late: the leader moved, so learn where to.
         if !ok {
             self.ask_metadata(ctx);
         }
+        let Some(expected) =
+            self.polling.as_ref().filter(|p| p.req == req && p.batch.is_empty()).map(|p| p.from)
+        else {
+            // The poll that asked has ended: keep the batch for the next one.
+            if let Some((_, partition, asked)) = self.last_consume.filter(|&(r, _, _)| r == req)
+                && ok
+                && !values.is_empty()
+                && from == asked
+            {
+                ctx.probe(probe::LATE_BATCH_KEPT);
+                self.fetched = Some(Fetched { partition, from, values });
+            }
+            return;
+        };
         if !ok || values.is_empty() || from != expected {
             self.poll_empty(ctx);
             return;
         }
-        let p = self.polling.as_mut().expect("polling");
+        self.process(ctx, values);
+    }
+
+    /// The current poll has its batch: process it (deliver when done).
+    fn process(&mut self, ctx: &mut Context<'_, Log>, values: Vec<i64>) {
+        let Some(p) = self.polling.as_mut() else { return };
+        let req = p.req;
         p.batch = values;
         let (partition, end) = (p.partition, p.from + p.batch.len() as u64);
         if self.config.bugs.contains(&LogBug::CommitBeforeProcess) {

@@ -53,6 +53,9 @@
 //!    only and never backwards. A consumer that crashes mid-batch (the
 //!    workload's `"crash"` poll) or whose session lapsed drops the batch and
 //!    rejoins as a new member; the next owner starts at the committed offset.
+//!    A poll waits `poll_timeout` for its batch; one that comes later is kept
+//!    for the next poll of that partition and offset, so a network slower
+//!    than the timeout still delivers.
 //!
 //! # What it guarantees, and the invariant it keeps
 //!

@@ -16,6 +16,9 @@ pub const ISR_ALL_DOWN: &str = "isr-all-down";
 /// A restarted broker ignored the controller's word sent before the controller heard of the restart.
 pub const STALE_METADATA_IGNORED: &str = "stale-metadata-ignored";
 
+/// A fetched batch came after its poll stopped waiting and was kept for the next poll.
+pub const LATE_BATCH_KEPT: &str = "late-batch-kept";
+
 /// Every probe, with what reaching it means.
 pub const ALL: &[(&str, &str)] = &[
     (
@@ -33,6 +36,10 @@ pub const ALL: &[(&str, &str)] = &[
         "a partition's leader moved to another broker (acks-leader-only loses records here)",
     ),
     (ISR_ALL_DOWN, "no in-sync replica was alive but others were (unclean-election elects one of them)"),
+    (
+        LATE_BATCH_KEPT,
+        "a batch came after its poll stopped waiting and was kept for the next poll (else a network slower than the poll timeout delivers nothing)",
+    ),
     (
         STALE_METADATA_IGNORED,
         "a restarted broker ignored metadata sent before the controller knew of the restart (taking it, it would lead a dead term)",
