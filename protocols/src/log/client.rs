@@ -23,6 +23,9 @@ struct Sending {
     sent: bool,
 }
 
+/// How many unanswered fetches a consumer remembers.
+const IN_FLIGHT_MAX: usize = 8;
+
 /// A poll in progress: a fetch from a partition's leader, then processing.
 #[derive(Clone, Debug)]
 struct Polling {
@@ -70,8 +73,9 @@ pub struct LogClient {
     incarnation: u64,
     sending: Option<Sending>,
     polling: Option<Polling>,
-    /// The latest fetch sent: request id, partition and offset.
-    last_consume: Option<(u64, u32, u64)>,
+    /// Fetches sent and not yet answered, by request id: partition and offset
+    /// (the latest few; a lost one is forgotten).
+    in_flight: BTreeMap<u64, (u32, u64)>,
     fetched: Option<Fetched>,
     membership: Option<Membership>,
     heartbeat_armed: bool,
@@ -89,7 +93,7 @@ impl LogClient {
             incarnation: 0,
             sending: None,
             polling: None,
-            last_consume: None,
+            in_flight: BTreeMap::new(),
             fetched: None,
             membership: None,
             heartbeat_armed: false,
@@ -224,7 +228,10 @@ impl LogClient {
         }
         match self.leader(partition) {
             Some(leader) => {
-                self.last_consume = Some((req, partition, from));
+                self.in_flight.insert(req, (partition, from));
+                while self.in_flight.len() > IN_FLIGHT_MAX {
+                    self.in_flight.pop_first();
+                }
                 ctx.send(leader, Msg::Consume { req, partition, offset: from });
             }
             None => self.ask_metadata(ctx),
@@ -263,25 +270,30 @@ impl LogClient {
         if !ok {
             self.ask_metadata(ctx);
         }
-        let Some(expected) =
-            self.polling.as_ref().filter(|p| p.req == req && p.batch.is_empty()).map(|p| p.from)
-        else {
+        let Some((partition, asked)) = self.in_flight.remove(&req) else { return };
+        let batch = ok && !values.is_empty() && from == asked;
+        let waiting =
+            self.polling.as_ref().filter(|p| p.batch.is_empty()).map(|p| (p.req, p.partition, p.from));
+        match waiting {
+            Some((own, _, _)) if own == req => {
+                if batch {
+                    self.process(ctx, values);
+                } else {
+                    self.poll_empty(ctx);
+                }
+            }
+            // An earlier poll's fetch of what this poll wants is as good as its own.
+            Some((_, p, f)) if batch && (p, f) == (partition, asked) => {
+                ctx.probe(probe::LATE_BATCH_KEPT);
+                self.process(ctx, values);
+            }
             // The poll that asked has ended: keep the batch for the next one.
-            if let Some((_, partition, asked)) = self.last_consume.filter(|&(r, _, _)| r == req)
-                && ok
-                && !values.is_empty()
-                && from == asked
-            {
+            _ if batch => {
                 ctx.probe(probe::LATE_BATCH_KEPT);
                 self.fetched = Some(Fetched { partition, from, values });
             }
-            return;
-        };
-        if !ok || values.is_empty() || from != expected {
-            self.poll_empty(ctx);
-            return;
+            _ => {}
         }
-        self.process(ctx, values);
     }
 
     /// The current poll has its batch: process it (deliver when done).
