@@ -114,7 +114,7 @@ fn faults(servers: usize, e: &Episode) -> Option<(Fault, Fault)> {
     let node = ids[e.target % servers];
     let others: Vec<NodeId> = ids.iter().copied().filter(|&n| n != node).collect();
     // Each episode ends only itself, as the nemesis's do.
-    let mend = |cut: Cut| (Fault::Partition { cut: cut.clone() }, Fault::Mend { cut });
+    let mend = Cut::episode;
     Some(match e.kind {
         NemesisKind::Crash => (Fault::Crash { node }, Fault::Restart { node }),
         NemesisKind::Pause => (Fault::Pause { node }, Fault::Resume { node }),

@@ -134,11 +134,8 @@ impl OnElection {
         };
         match kind {
             ElectionKind::Split => {
-                let groups = vec![vec![leader], sorted(&others)];
-                vec![
-                    (start, Fault::Partition { cut: Cut::Split { groups: groups.clone() } }),
-                    (end, Fault::Mend { cut: Cut::Split { groups } }),
-                ]
+                let (cut, mend) = Cut::Split { groups: vec![vec![leader], sorted(&others)] }.episode();
+                vec![(start, cut), (end, mend)]
             }
             ElectionKind::Crash => crash(&[leader]),
             ElectionKind::CrashMajority => {

@@ -129,6 +129,12 @@ impl Cut {
         }
     }
 
+    /// The partition of this cut and the mend that ends it: an episode
+    /// that, however others overlap it, ends only itself.
+    pub fn episode(self) -> (Fault, Fault) {
+        (Fault::Partition { cut: self.clone() }, Fault::Mend { cut: self })
+    }
+
     /// A short name for reports: isolate, split, bridge, one-way.
     pub fn kind(&self) -> &'static str {
         match self {
@@ -448,8 +454,11 @@ impl fmt::Display for NemesisKind {
 
 /// A random nemesis: episodes of trouble at random times, each undone after a while.
 ///
-/// Episodes do not overlap: after each one everything is repaired, then the
-/// nemesis waits (exponentially, mean `interval`) before the next.
+/// Each lane runs its episodes one after another: each ends by undoing just
+/// what it broke (a restart, resume, mend, unslow or clock reset), then the
+/// lane waits (exponentially, mean `interval`) before the next. With one
+/// lane episodes never overlap; with several they do, and each still ends
+/// only itself.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Nemesis {
@@ -651,6 +660,10 @@ impl Nemesis {
     ) -> Vec<(Time, Fault)> {
         let node = *rng.pick(servers);
         let minority = (servers.len() - 1) / 2;
+        let partition = |cut: Cut| {
+            let (cut, mend) = cut.episode();
+            vec![(start, cut), (end, mend)]
+        };
         match kind {
             NemesisKind::Crash => {
                 let most =
@@ -663,12 +676,7 @@ impl Nemesis {
                 faults
             }
             NemesisKind::Pause => vec![(start, Fault::Pause { node }), (end, Fault::Resume { node })],
-            NemesisKind::Isolate => {
-                vec![
-                    (start, Fault::Partition { cut: Cut::Isolate { node } }),
-                    (end, Fault::Mend { cut: Cut::Isolate { node } }),
-                ]
-            }
+            NemesisKind::Isolate => partition(Cut::Isolate { node }),
             NemesisKind::Split => {
                 let mut shuffled = servers.to_vec();
                 rng.shuffle(&mut shuffled);
@@ -679,10 +687,7 @@ impl Nemesis {
                     let (minor, major) = shuffled.split_at(minority.max(1).min(shuffled.len()));
                     vec![sorted(major), sorted(minor)]
                 };
-                vec![
-                    (start, Fault::Partition { cut: Cut::Split { groups: groups.clone() } }),
-                    (end, Fault::Mend { cut: Cut::Split { groups } }),
-                ]
+                partition(Cut::Split { groups })
             }
             NemesisKind::Bridge => {
                 let mut shuffled = servers.to_vec();
@@ -690,17 +695,15 @@ impl Nemesis {
                 let bridge = shuffled[0];
                 let rest = &shuffled[1..];
                 let (left, right) = rest.split_at(rest.len() / 2);
-                let cut = Cut::Bridge { left: sorted(left), bridge, right: sorted(right) };
-                vec![(start, Fault::Partition { cut: cut.clone() }), (end, Fault::Mend { cut })]
+                partition(Cut::Bridge { left: sorted(left), bridge, right: sorted(right) })
             }
             NemesisKind::OneWay => {
                 let others: Vec<NodeId> = servers.iter().copied().filter(|&n| n != node).collect();
-                let cut = if rng.chance(crate::rng::Probability::ratio(1, 2)) {
+                partition(if rng.chance(crate::rng::Probability::ratio(1, 2)) {
                     Cut::OneWay { from: vec![node], to: others }
                 } else {
                     Cut::OneWay { from: others, to: vec![node] }
-                };
-                vec![(start, Fault::Partition { cut: cut.clone() }), (end, Fault::Mend { cut })]
+                })
             }
             NemesisKind::Slow => {
                 vec![
@@ -719,10 +722,7 @@ impl Nemesis {
                 let node = NodeId::LEADER;
                 vec![(start, Fault::Crash { node }), (end, Fault::Restart { node })]
             }
-            NemesisKind::LeaderSplit => {
-                let cut = Cut::Split { groups: vec![vec![NodeId::LEADER]] };
-                vec![(start, Fault::Partition { cut: cut.clone() }), (end, Fault::Mend { cut })]
-            }
+            NemesisKind::LeaderSplit => partition(Cut::Split { groups: vec![vec![NodeId::LEADER]] }),
             NemesisKind::LeaderPause => {
                 let node = NodeId::LEADER;
                 vec![(start, Fault::Pause { node }), (end, Fault::Resume { node })]
@@ -963,7 +963,7 @@ mod tests {
         let pairs = [
             (Fault::Crash { node }, Fault::Restart { node }),
             (Fault::Pause { node }, Fault::Resume { node }),
-            (Fault::Partition { cut: cut.clone() }, Fault::Mend { cut }),
+            cut.episode(),
             (Fault::Slow { node, factor: 5 }, Fault::Slow { node, factor: 1 }),
             (Fault::ClockJump { node, offset: -7 }, Fault::ClockJump { node, offset: 0 }),
         ];

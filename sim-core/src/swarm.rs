@@ -57,7 +57,7 @@ pub struct SwarmBounds {
     /// Most lanes of overlapping episodes a seed may draw (from 1).
     pub lanes_max: usize,
     /// Whether seeds may turn on the election trigger ([`OnElection`]), for
-    /// a protocol with a leader; about half of them do.
+    /// a protocol with a leader; three in four do.
     pub on_election: bool,
 }
 
