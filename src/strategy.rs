@@ -73,7 +73,7 @@ pub fn schedule_within(
     horizon: Duration,
     episodes_max: usize,
 ) -> impl Strategy<Value = FaultSchedule> {
-    schedule_of(&NemesisKind::ANY_SERVER, servers, horizon, episodes_max)
+    schedule_of(NemesisKind::ANY_SERVER, servers, horizon, episodes_max)
 }
 
 /// Schedules of only the fault kinds `kinds` — a protocol's

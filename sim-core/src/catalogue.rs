@@ -67,7 +67,7 @@ pub trait Catalogued: Protocol + Serialize + DeserializeOwned + Default + Clone 
     /// asking for another is an error. By default those that need no leader;
     /// a protocol whose servers report [`Node::leadership`](crate::Node::leadership)
     /// declares [`NemesisKind::ALL`], and may then aim faults at `"leader"`.
-    const FAULTS: &'static [NemesisKind] = &NemesisKind::ANY_SERVER;
+    const FAULTS: &'static [NemesisKind] = NemesisKind::ANY_SERVER;
     /// The coverage probes its code marks with
     /// [`Context::probe`](crate::Context::probe): `(name, what reaching it
     /// means)`, e.g. `("leader-steps-down", "a leader saw a higher term and
